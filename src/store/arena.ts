@@ -1,0 +1,236 @@
+/**
+ * The shard arena: SharedArrayBuffer segments and a size-class allocator whose
+ * state (bump pointer, free lists, segment stack, accounting) lives in segment 0,
+ * so that any thread holding the segments can allocate in it. Layout and rules:
+ * native-layout/arena.md.
+ */
+import { MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import {
+  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, ARENA_MAGIC, GRANULE_SHIFT, HEADER_BYTES, H_BUMP, H_CUR_SEG,
+  H_FREE_HEADS, H_FREE_SEGS, H_FREE_SEG_COUNT, H_GENERATION, H_HASH_SEED, H_MAGIC, H_NEXT_SEG,
+  H_USED_LO, LARGE_BLOCK, MAX_SEGMENTS, SEGMENT_SIZE,
+} from '../../native-layout/arena';
+
+/** Class sizes: 8..512 in steps of 8, then about 12.5% apart (page multiples once large). */
+export const CLASS_SIZES: number[] = [];
+for (let s = 8; s <= 512; s += 8) CLASS_SIZES.push(s);
+while (CLASS_SIZES[CLASS_SIZES.length - 1] < 0x7fff0000) {
+  const prev = CLASS_SIZES[CLASS_SIZES.length - 1];
+  let next = Math.ceil((prev * 1.125) / 8) * 8;
+  if (next >= LARGE_BLOCK) next = Math.ceil(next / 4096) * 4096;
+  CLASS_SIZES.push(Math.min(next, 0x7fff0000));
+}
+const SMALL_CLASS_LIMIT = 512;
+const FIRST_LARGE_CLASS = CLASS_SIZES.findIndex((s) => s >= LARGE_BLOCK);
+if (H_FREE_HEADS + FIRST_LARGE_CLASS > H_FREE_SEGS) throw new Error('arena header too small for size classes');
+
+export function sizeClass(size: number): number {
+  if (size <= SMALL_CLASS_LIMIT) return size <= 8 ? 0 : ((size + 7) >>> 3) - 1;
+  let lo = 64, hi = CLASS_SIZES.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (CLASS_SIZES[mid] >= size) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Bytes actually reserved for a request of `size` bytes. */
+export function blockSize(size: number): number {
+  return CLASS_SIZES[sizeClass(size)];
+}
+
+/** A segment announcement between the threads that share an arena. */
+interface SegmentMessage { index: number; sab: SharedArrayBuffer | null }
+
+export class Arena {
+  /** Byte, u32 and f64 views of each segment; null for released or unknown indexes. */
+  readonly u8: (Uint8Array | null)[] = [];
+  readonly u32: (Uint32Array | null)[] = [];
+  readonly f64: (Float64Array | null)[] = [];
+  /** Header words of segment 0 (Int32Array for Atomics). */
+  readonly hdr: Int32Array;
+  /** Segment announcements seen by this thread; equals H_GENERATION when in sync. */
+  private localGeneration = 0;
+  /** Port to the other thread sharing this arena (owner shard <-> io thread), if any. */
+  private port: MessagePort | null = null;
+
+  private constructor(seg0: SharedArrayBuffer) {
+    this.hdr = new Int32Array(seg0, 0, HEADER_BYTES >> 2);
+    this.install(0, seg0);
+  }
+
+  /** A new arena, owned by the calling thread. */
+  static create(): Arena {
+    const a = new Arena(new SharedArrayBuffer(SEGMENT_SIZE));
+    const h = a.hdr;
+    h[H_MAGIC] = ARENA_MAGIC;
+    h[H_CUR_SEG] = 0;
+    h[H_BUMP] = HEADER_BYTES;
+    h[H_NEXT_SEG] = 1;
+    h[H_HASH_SEED] = (Math.random() * 0x7fffffff) | 0;
+    a.f64[0]![(H_USED_LO >> 1) + 1] = SEGMENT_SIZE;
+    return a;
+  }
+
+  /** Another thread's view of an existing arena, from its segment list. */
+  static attach(segments: (SharedArrayBuffer | null)[], generation: number): Arena {
+    const a = new Arena(segments[0]!);
+    if (a.hdr[H_MAGIC] !== ARENA_MAGIC) throw new Error('not an arena');
+    for (let i = 1; i < segments.length; i++) if (segments[i]) a.install(i, segments[i]!);
+    a.localGeneration = generation;
+    return a;
+  }
+
+  /** Current segments and generation, to hand to a thread that attaches. */
+  snapshot(): { segments: (SharedArrayBuffer | null)[]; generation: number } {
+    return {
+      segments: this.u8.map((v) => (v ? (v.buffer as SharedArrayBuffer) : null)),
+      generation: this.localGeneration,
+    };
+  }
+
+  setPort(port: MessagePort): void {
+    this.port = port;
+  }
+
+  /** Take in the segments the other thread added or released; cheap when nothing changed. */
+  sync(): void {
+    if (this.port === null) return;
+    while (this.localGeneration !== Atomics.load(this.hdr, H_GENERATION)) {
+      // The peer posts before it bumps the generation, so the message is queued already.
+      const m = receiveMessageOnPort(this.port);
+      if (m === undefined) continue;
+      const msg = m.message as SegmentMessage;
+      if (msg.sab) this.install(msg.index, msg.sab);
+      else this.uninstall(msg.index);
+      this.localGeneration++;
+    }
+  }
+
+  get hashSeed(): number {
+    return this.hdr[H_HASH_SEED];
+  }
+
+  get usedBytes(): number {
+    return this.f64[0]![H_USED_LO >> 1];
+  }
+
+  get segmentBytes(): number {
+    return this.f64[0]![(H_USED_LO >> 1) + 1];
+  }
+
+  /** Allocate `size` bytes (8-byte aligned, not zeroed); returns the block address. */
+  alloc(size: number): number {
+    const cls = sizeClass(size);
+    const bytes = CLASS_SIZES[cls];
+    this.f64[0]![H_USED_LO >> 1] += bytes;
+    if (cls >= FIRST_LARGE_CLASS) return this.allocLarge(bytes);
+    const h = this.hdr;
+    const head = h[H_FREE_HEADS + cls] >>> 0;
+    if (head !== 0) {
+      // A free block's first word links to the next free block of its class.
+      h[H_FREE_HEADS + cls] = this.u32[head >>> ADDR_OFFSET_BITS]![(head & ADDR_OFFSET_MASK) << 1];
+      return head;
+    }
+    let seg = h[H_CUR_SEG];
+    let bump = h[H_BUMP];
+    if (bump + bytes > SEGMENT_SIZE) {
+      this.recycleTail(seg, bump);
+      seg = this.newSegment(SEGMENT_SIZE);
+      bump = 0;
+      h[H_CUR_SEG] = seg;
+    }
+    h[H_BUMP] = bump + bytes;
+    return (seg << ADDR_OFFSET_BITS) | (bump >>> GRANULE_SHIFT);
+  }
+
+  /** Return a block; `size` must be the size it was allocated with (or any size of the same class). */
+  free(addr: number, size: number): void {
+    const cls = sizeClass(size);
+    this.f64[0]![H_USED_LO >> 1] -= CLASS_SIZES[cls];
+    if (cls >= FIRST_LARGE_CLASS) {
+      this.releaseSegment(addr >>> ADDR_OFFSET_BITS);
+      return;
+    }
+    const h = this.hdr;
+    this.u32[addr >>> ADDR_OFFSET_BITS]![(addr & ADDR_OFFSET_MASK) << 1] = h[H_FREE_HEADS + cls];
+    h[H_FREE_HEADS + cls] = addr;
+  }
+
+  /** Byte offset of an address inside its segment. */
+  static offset(addr: number): number {
+    return (addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT;
+  }
+
+  static segment(addr: number): number {
+    return addr >>> ADDR_OFFSET_BITS;
+  }
+
+  /** The unused end of a full segment goes to the free lists rather than being lost. */
+  private recycleTail(seg: number, bump: number): void {
+    let left = SEGMENT_SIZE - bump;
+    while (left >= 8) {
+      let cls = sizeClass(left);
+      if (CLASS_SIZES[cls] > left) cls--;
+      if (cls >= FIRST_LARGE_CLASS) cls = FIRST_LARGE_CLASS - 1;
+      const bytes = CLASS_SIZES[cls];
+      const addr = (seg << ADDR_OFFSET_BITS) | (bump >>> GRANULE_SHIFT);
+      this.u32[seg]![bump >>> 2] = this.hdr[H_FREE_HEADS + cls];
+      this.hdr[H_FREE_HEADS + cls] = addr;
+      bump += bytes;
+      left -= bytes;
+    }
+  }
+
+  private allocLarge(bytes: number): number {
+    return this.newSegment(bytes) << ADDR_OFFSET_BITS;
+  }
+
+  private newSegment(bytes: number): number {
+    const h = this.hdr;
+    let index: number;
+    if (h[H_FREE_SEG_COUNT] > 0) index = h[H_FREE_SEGS + --h[H_FREE_SEG_COUNT]];
+    else {
+      index = h[H_NEXT_SEG];
+      if (index >= MAX_SEGMENTS) throw new RangeError('arena is full');
+      h[H_NEXT_SEG] = index + 1;
+    }
+    const sab = new SharedArrayBuffer(bytes);
+    this.install(index, sab);
+    this.f64[0]![(H_USED_LO >> 1) + 1] += bytes;
+    this.announce(index, sab);
+    return index;
+  }
+
+  private releaseSegment(index: number): void {
+    const h = this.hdr;
+    this.f64[0]![(H_USED_LO >> 1) + 1] -= this.u8[index]!.length;
+    this.uninstall(index);
+    h[H_FREE_SEGS + h[H_FREE_SEG_COUNT]++] = index;
+    this.announce(index, null);
+  }
+
+  private announce(index: number, sab: SharedArrayBuffer | null): void {
+    if (this.port === null) return;
+    this.port.postMessage({ index, sab } satisfies SegmentMessage);
+    Atomics.add(this.hdr, H_GENERATION, 1);
+    this.localGeneration++;
+  }
+
+  private install(index: number, sab: SharedArrayBuffer): void {
+    while (this.u8.length <= index) {
+      this.u8.push(null);
+      this.u32.push(null);
+      this.f64.push(null);
+    }
+    this.u8[index] = new Uint8Array(sab);
+    this.u32[index] = new Uint32Array(sab, 0, sab.byteLength >>> 2);
+    this.f64[index] = new Float64Array(sab, 0, sab.byteLength >>> 3);
+  }
+
+  private uninstall(index: number): void {
+    this.u8[index] = null;
+    this.u32[index] = null;
+    this.f64[index] = null;
+  }
+}

@@ -1,0 +1,665 @@
+/**
+ * The keyspace of one logical shard: `dbCount` databases, each a hash table of key
+ * records in the shard's arena (native-layout/dict.md, native-layout/record.md).
+ * Plain methods over arena memory, so whichever thread holds the arena's segments
+ * (the owner shard, or the io thread during a cross-shard transaction) can run them.
+ */
+import { Arena, blockSize } from './arena';
+import { hashBytes, rev32 } from './hash';
+import { copyBytes, equalBytes } from './bytes';
+import { ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_ROOT, LARGE_BLOCK } from '../../native-layout/arena';
+import {
+  EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
+  META_TYPE_MASK, R_EXPIRE_HI, R_EXPIRE_LO, R_HASH, R_HEADER, R_HEADER_EXPIRE, R_KEYLEN, R_META, R_NEXT, R_VALUE,
+  TYPE_STRING,
+} from '../../native-layout/record';
+import {
+  DICT_HEADER_WORDS, DICT_INITIAL_SIZE, D_EXPIRE_CURSOR, D_REHASH_IDX, D_SIZE0, D_SIZE1, D_TABLE0, D_TABLE1,
+  D_USED0, D_USED1, D_VOLATILE, REHASH_EMPTY_VISITS, REHASH_STEP,
+} from '../../native-layout/dict';
+
+const NOT_REHASHING = 0xffffffff;
+const TWO32 = 4294967296;
+
+/** Seconds clock for LRU, 24 bits as Redis's LRU_CLOCK(). */
+export function lruClock(nowMs: number): number {
+  return Math.floor(nowMs / 1000) & LRU_MASK;
+}
+
+/** Frees what a record's value owns outside the record (collections); set by the data-type modules. */
+export type ValueFreer = (ks: Keyspace, addr: number) => void;
+
+export class Keyspace {
+  readonly arena: Arena;
+  readonly dbCount: number;
+  /** Root block: u32 dbCount then the dict headers. */
+  private root: Uint32Array;
+  private rootWord: number;
+  private seed: number;
+
+  /** Where the last find() found its record: the word that points at it, and its table. */
+  refWords: Uint32Array = new Uint32Array(1);
+  refIndex = 0;
+  foundTable = 0;
+
+  /** Hooks by type for values stored outside the record. */
+  static valueFreers: (ValueFreer | null)[] = [null, null, null, null, null];
+
+  /** Per-process statistics (INFO stats); not shared state. */
+  expiredKeys = 0;
+
+  private constructor(arena: Arena) {
+    this.arena = arena;
+    const rootAddr = arena.hdr[H_ROOT] >>> 0;
+    this.root = arena.u32[rootAddr >>> ADDR_OFFSET_BITS]!;
+    this.rootWord = ((rootAddr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+    this.dbCount = this.root[this.rootWord];
+    this.seed = arena.hashSeed;
+  }
+
+  static create(arena: Arena, dbCount: number): Keyspace {
+    const words = 1 + dbCount * DICT_HEADER_WORDS;
+    const addr = arena.alloc(words * 4);
+    const u32 = arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+    const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+    u32.fill(0, w, w + words);
+    u32[w] = dbCount;
+    for (let db = 0; db < dbCount; db++) u32[w + 1 + db * DICT_HEADER_WORDS + D_REHASH_IDX] = NOT_REHASHING;
+    arena.hdr[H_ROOT] = addr;
+    return new Keyspace(arena);
+  }
+
+  static attach(arena: Arena): Keyspace {
+    return new Keyspace(arena);
+  }
+
+  hash(buf: Uint8Array, start: number, end: number): number {
+    return hashBytes(buf, start, end, this.seed);
+  }
+
+  /** Word index of database `db`'s dict header in `root`. */
+  private dh(db: number): number {
+    return this.rootWord + 1 + db * DICT_HEADER_WORDS;
+  }
+
+  // ---- record accessors ---------------------------------------------------------------
+
+  u8(addr: number): Uint8Array {
+    return this.arena.u8[addr >>> ADDR_OFFSET_BITS]!;
+  }
+  u32(addr: number): Uint32Array {
+    return this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+  }
+  static off(addr: number): number {
+    return (addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT;
+  }
+
+  type(addr: number): number {
+    return this.u32(addr)[(Keyspace.off(addr) + R_META) >>> 2] & META_TYPE_MASK;
+  }
+  encoding(addr: number): number {
+    return (this.u32(addr)[(Keyspace.off(addr) + R_META) >>> 2] >>> META_ENC_SHIFT) & 0xf;
+  }
+  setEncoding(addr: number, enc: number): void {
+    const u32 = this.u32(addr), w = (Keyspace.off(addr) + R_META) >>> 2;
+    u32[w] = (u32[w] & ~0xf0) | (enc << META_ENC_SHIFT);
+  }
+  lru(addr: number): number {
+    return this.u32(addr)[(Keyspace.off(addr) + R_META) >>> 2] >>> META_LRU_SHIFT;
+  }
+  touch(addr: number, nowMs: number): void {
+    const u32 = this.u32(addr), w = (Keyspace.off(addr) + R_META) >>> 2;
+    u32[w] = (u32[w] & 0xff) | (lruClock(nowMs) << META_LRU_SHIFT);
+  }
+  keyLen(addr: number): number {
+    return this.u32(addr)[(Keyspace.off(addr) + R_KEYLEN) >>> 2] & KEYLEN_MASK;
+  }
+  hasExpire(addr: number): boolean {
+    return (this.u32(addr)[(Keyspace.off(addr) + R_KEYLEN) >>> 2] & FLAG_HAS_EXPIRE) !== 0;
+  }
+  /** Absolute expiry in ms, or -1. */
+  expireAt(addr: number): number {
+    const u32 = this.u32(addr), w = Keyspace.off(addr) >>> 2;
+    if ((u32[w + (R_KEYLEN >>> 2)] & FLAG_HAS_EXPIRE) === 0) return -1;
+    return u32[w + (R_EXPIRE_HI >>> 2)] * TWO32 + u32[w + (R_EXPIRE_LO >>> 2)];
+  }
+  /** Byte offset (in u8(addr)) of the key. */
+  keyOffset(addr: number): number {
+    const off = Keyspace.off(addr);
+    return off + ((this.u32(addr)[(off + R_KEYLEN) >>> 2] & FLAG_HAS_EXPIRE) !== 0 ? R_HEADER_EXPIRE : R_HEADER);
+  }
+  /** The value word: string length, or the address of a collection's value block. */
+  valueWord(addr: number): number {
+    return this.u32(addr)[(Keyspace.off(addr) + R_VALUE) >>> 2];
+  }
+  setValueWord(addr: number, v: number): void {
+    this.u32(addr)[(Keyspace.off(addr) + R_VALUE) >>> 2] = v;
+  }
+  /** Byte offset of a string record's value. */
+  valueOffset(addr: number): number {
+    return this.keyOffset(addr) + this.keyLen(addr);
+  }
+
+  /** Bytes of the record block itself (strings include their value). */
+  recordSize(addr: number): number {
+    const off = Keyspace.off(addr), u32 = this.u32(addr);
+    const kw = u32[(off + R_KEYLEN) >>> 2];
+    const head = (kw & FLAG_HAS_EXPIRE) !== 0 ? R_HEADER_EXPIRE : R_HEADER;
+    const type = u32[(off + R_META) >>> 2] & META_TYPE_MASK;
+    return head + (kw & KEYLEN_MASK) + (type === TYPE_STRING ? u32[(off + R_VALUE) >>> 2] : 0);
+  }
+
+  /** Free a record no longer linked anywhere, and what its value owns. */
+  freeRecord(addr: number): void {
+    const t = this.type(addr);
+    const f = Keyspace.valueFreers[t];
+    if (f !== null) f(this, addr);
+    this.arena.free(addr, this.recordSize(addr));
+  }
+
+  /**
+   * A new, unlinked record. `valueWord` is the string length (bytes left uninitialised
+   * after the key) or a collection's value address. expireMs < 0: no expiry.
+   */
+  newRecord(hash: number, type: number, enc: number, key: Uint8Array, ks: number, ke: number,
+    valueWord: number, expireMs: number, nowMs: number): number {
+    const klen = ke - ks;
+    const head = expireMs >= 0 ? R_HEADER_EXPIRE : R_HEADER;
+    const addr = this.arena.alloc(head + klen + (type === TYPE_STRING ? valueWord : 0));
+    const u32 = this.u32(addr), off = Keyspace.off(addr), w = off >>> 2;
+    u32[w] = 0;
+    u32[w + 1] = hash;
+    u32[w + 2] = type | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
+    u32[w + 3] = expireMs >= 0 ? (klen | FLAG_HAS_EXPIRE) : klen;
+    u32[w + 4] = valueWord;
+    if (expireMs >= 0) {
+      u32[w + 5] = expireMs % TWO32;
+      u32[w + 6] = Math.floor(expireMs / TWO32);
+    }
+    copyBytes(key, ks, ke, this.u8(addr), off + head);
+    return addr;
+  }
+
+  /**
+   * Copy a record with another expiry state and/or string length; the key and the
+   * first min(old,new) value bytes are kept. Returns the new (unlinked) record.
+   */
+  private copyRecord(addr: number, valueWord: number, expireMs: number): number {
+    const u8 = this.u8(addr), u32 = this.u32(addr), off = Keyspace.off(addr), w = off >>> 2;
+    const meta = u32[w + 2];
+    const type = meta & META_TYPE_MASK;
+    const ko = this.keyOffset(addr), klen = this.keyLen(addr);
+    const n = this.newRecord(u32[w + 1], type, 0, u8, ko, ko + klen, valueWord, expireMs, 0);
+    const nu32 = this.u32(n), nw = Keyspace.off(n) >>> 2;
+    nu32[nw + 2] = meta;
+    if (type === TYPE_STRING) {
+      const oldLen = u32[w + 4];
+      const vo = ko + klen;
+      copyBytes(u8, vo, vo + (oldLen < valueWord ? oldLen : valueWord), this.u8(n), this.keyOffset(n) + klen);
+    }
+    return n;
+  }
+
+  // ---- dict ---------------------------------------------------------------------------
+
+  private bucketWords(table: number): Uint32Array {
+    return this.arena.u32[table >>> ADDR_OFFSET_BITS]!;
+  }
+
+  /**
+   * Find a key; sets refWords/refIndex to the word pointing at it. Does one rehash
+   * step first, as Redis's dictFind. Returns the record address or 0.
+   */
+  find(db: number, key: Uint8Array, ks: number, ke: number, hash: number): number {
+    const r = this.root, d = this.dh(db);
+    if (r[d + D_REHASH_IDX] !== NOT_REHASHING) this.rehashStep(db, REHASH_STEP);
+    const klen = ke - ks;
+    for (let t = 0; t < 2; t++) {
+      const size = r[d + (t === 0 ? D_SIZE0 : D_SIZE1)];
+      if (size !== 0) {
+        const table = r[d + (t === 0 ? D_TABLE0 : D_TABLE1)];
+        let words = this.bucketWords(table);
+        let idx = (Keyspace.off(table) >>> 2) + (hash & (size - 1));
+        let addr = words[idx];
+        while (addr !== 0) {
+          const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+          const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+          if (u32[w + 1] === hash) {
+            const kw = u32[w + 3];
+            if ((kw & KEYLEN_MASK) === klen) {
+              const ko = (w << 2) + ((kw & FLAG_HAS_EXPIRE) !== 0 ? R_HEADER_EXPIRE : R_HEADER);
+              if (equalBytes(this.arena.u8[addr >>> ADDR_OFFSET_BITS]!, ko, key, ks, klen)) {
+                this.refWords = words;
+                this.refIndex = idx;
+                this.foundTable = t;
+                return addr;
+              }
+            }
+          }
+          words = u32;
+          idx = w;
+          addr = u32[w];
+        }
+      }
+      if (r[d + D_REHASH_IDX] === NOT_REHASHING) break;
+    }
+    return 0;
+  }
+
+  /** Link a new record (whose key is known to be absent) into database `db`. */
+  link(db: number, addr: number): void {
+    const r = this.root, d = this.dh(db);
+    const rehashing = r[d + D_REHASH_IDX] !== NOT_REHASHING;
+    if (!rehashing) this.expandIfNeeded(db);
+    const t = r[d + D_REHASH_IDX] !== NOT_REHASHING ? 1 : 0;
+    const size = r[d + (t === 0 ? D_SIZE0 : D_SIZE1)];
+    const table = r[d + (t === 0 ? D_TABLE0 : D_TABLE1)];
+    const words = this.bucketWords(table);
+    const idx = (Keyspace.off(table) >>> 2) + (this.u32(addr)[(Keyspace.off(addr) + R_HASH) >>> 2] & (size - 1));
+    this.u32(addr)[Keyspace.off(addr) >>> 2] = words[idx];
+    words[idx] = addr;
+    r[d + (t === 0 ? D_USED0 : D_USED1)]++;
+    if (this.hasExpire(addr)) r[d + D_VOLATILE]++;
+  }
+
+  /** Unlink the record last found (does not free it). */
+  unlinkFound(db: number, addr: number): void {
+    const r = this.root, d = this.dh(db);
+    this.refWords[this.refIndex] = this.u32(addr)[Keyspace.off(addr) >>> 2];
+    r[d + (this.foundTable === 0 ? D_USED0 : D_USED1)]--;
+    if (this.hasExpire(addr)) r[d + D_VOLATILE]--;
+  }
+
+  /** Put `next` in place of the record last found (`old`), in the same chain position; frees nothing. */
+  replaceFound(db: number, old: number, next: number): void {
+    this.u32(next)[Keyspace.off(next) >>> 2] = this.u32(old)[Keyspace.off(old) >>> 2];
+    this.refWords[this.refIndex] = next;
+    const delta = (this.hasExpire(next) ? 1 : 0) - (this.hasExpire(old) ? 1 : 0);
+    if (delta !== 0) this.root[this.dh(db) + D_VOLATILE] += delta;
+  }
+
+  /** Delete the record last found and free it. */
+  deleteFound(db: number, addr: number): void {
+    this.unlinkFound(db, addr);
+    this.freeRecord(addr);
+  }
+
+  private expandIfNeeded(db: number): void {
+    const r = this.root, d = this.dh(db);
+    const size = r[d + D_SIZE0], used = r[d + D_USED0];
+    if (size === 0) this.resize(db, DICT_INITIAL_SIZE);
+    else if (used >= size) this.resize(db, used + 1);
+  }
+
+  /** Start rehashing into a table of the next power of two >= minSize (Redis's _dictExpand). */
+  private resize(db: number, minSize: number): void {
+    const r = this.root, d = this.dh(db);
+    let size = DICT_INITIAL_SIZE;
+    while (size < minSize) size *= 2;
+    if (size === r[d + D_SIZE0]) return;
+    const bytes = size * 4;
+    const table = this.arena.alloc(bytes);
+    // Fresh dedicated segments are zero already; reused blocks are not.
+    if (blockSize(bytes) < LARGE_BLOCK) {
+      const w = Keyspace.off(table) >>> 2;
+      this.bucketWords(table).fill(0, w, w + size);
+    }
+    if (r[d + D_SIZE0] === 0) {
+      r[d + D_TABLE0] = table;
+      r[d + D_SIZE0] = size;
+      return;
+    }
+    r[d + D_TABLE1] = table;
+    r[d + D_SIZE1] = size;
+    r[d + D_USED1] = 0;
+    r[d + D_REHASH_IDX] = 0;
+  }
+
+  isRehashing(db: number): boolean {
+    return this.root[this.dh(db) + D_REHASH_IDX] !== NOT_REHASHING;
+  }
+
+  /** Move up to n buckets from table 0 to table 1; true if more remain (Redis's dictRehash). */
+  rehashStep(db: number, n: number): boolean {
+    const r = this.root, d = this.dh(db);
+    if (r[d + D_REHASH_IDX] === NOT_REHASHING) return false;
+    let emptyVisits = n * (REHASH_EMPTY_VISITS / REHASH_STEP);
+    const t0 = r[d + D_TABLE0], s0 = r[d + D_SIZE0];
+    const t1 = r[d + D_TABLE1], mask1 = r[d + D_SIZE1] - 1;
+    const w0 = this.bucketWords(t0), b0 = Keyspace.off(t0) >>> 2;
+    const w1 = this.bucketWords(t1), b1 = Keyspace.off(t1) >>> 2;
+    let idx = r[d + D_REHASH_IDX];
+    while (n-- > 0 && r[d + D_USED0] !== 0) {
+      while (w0[b0 + idx] === 0) {
+        idx++;
+        if (--emptyVisits === 0) {
+          r[d + D_REHASH_IDX] = idx;
+          return true;
+        }
+      }
+      let addr = w0[b0 + idx];
+      while (addr !== 0) {
+        const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+        const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+        const next = u32[w];
+        const dst = b1 + (u32[w + 1] & mask1);
+        u32[w] = w1[dst];
+        w1[dst] = addr;
+        r[d + D_USED0]--;
+        r[d + D_USED1]++;
+        addr = next;
+      }
+      w0[b0 + idx] = 0;
+      idx++;
+    }
+    if (r[d + D_USED0] === 0) {
+      this.arena.free(t0, s0 * 4);
+      r[d + D_TABLE0] = t1;
+      r[d + D_SIZE0] = r[d + D_SIZE1];
+      r[d + D_USED0] = r[d + D_USED1];
+      r[d + D_TABLE1] = 0;
+      r[d + D_SIZE1] = 0;
+      r[d + D_USED1] = 0;
+      r[d + D_REHASH_IDX] = NOT_REHASHING;
+      return false;
+    }
+    r[d + D_REHASH_IDX] = idx;
+    return true;
+  }
+
+  /** Cron work: rehash for up to `ms` per database, and shrink tables under 10% full. */
+  cron(ms: number): void {
+    for (let db = 0; db < this.dbCount; db++) {
+      const r = this.root, d = this.dh(db);
+      if (r[d + D_REHASH_IDX] === NOT_REHASHING) {
+        const size = r[d + D_SIZE0], used = r[d + D_USED0];
+        if (size > DICT_INITIAL_SIZE && used * 100 < size * 10) {
+          if (used === 0) this.freeTables(db);
+          else this.resize(db, used);
+        }
+        continue;
+      }
+      const start = performance.now();
+      while (this.rehashStep(db, 100) && performance.now() - start < ms);
+    }
+  }
+
+  size(db: number): number {
+    const r = this.root, d = this.dh(db);
+    return r[d + D_USED0] + r[d + D_USED1];
+  }
+
+  volatileCount(db: number): number {
+    return this.root[this.dh(db) + D_VOLATILE];
+  }
+
+  // ---- keys ---------------------------------------------------------------------------
+
+  /** Remove the key if its expiry has passed (the record must be the last found). */
+  expireIfNeeded(db: number, addr: number, nowMs: number): boolean {
+    const e = this.expireAt(addr);
+    if (e < 0 || e > nowMs) return false;
+    this.deleteFound(db, addr);
+    this.expiredKeys++;
+    return true;
+  }
+
+  /** Find a live key (lazy expiry applied); updates its LRU clock. */
+  lookup(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
+    const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
+    if (addr === 0) return 0;
+    if (this.expireIfNeeded(db, addr, nowMs)) return 0;
+    this.touch(addr, nowMs);
+    return addr;
+  }
+
+  /** Like lookup, without touching the LRU clock (TYPE, TTL, OBJECT... as Redis's LOOKUP_NOTOUCH). */
+  lookupNoTouch(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
+    const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
+    if (addr === 0) return 0;
+    if (this.expireIfNeeded(db, addr, nowMs)) return 0;
+    return addr;
+  }
+
+  /** Delete a key if present; true if it was deleted. */
+  delete(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): boolean {
+    const addr = this.lookupNoTouch(db, key, ks, ke, nowMs);
+    if (addr === 0) return false;
+    this.deleteFound(db, addr);
+    return true;
+  }
+
+  /**
+   * Store a string value under a key, replacing any old value. `expireMs` < 0 drops
+   * any expiry; keepTtl keeps the old one. The record is rewritten in place when its
+   * block class and expiry layout allow it. Returns the record address.
+   */
+  setString(db: number, key: Uint8Array, ks: number, ke: number, val: Uint8Array, vs: number, ve: number,
+    expireMs: number, keepTtl: boolean, nowMs: number): number {
+    const hash = hashBytes(key, ks, ke, this.seed);
+    let addr = this.find(db, key, ks, ke, hash);
+    const vlen = ve - vs;
+    const enc = vlen <= EMBSTR_LIMIT ? ENC_EMBSTR : ENC_RAW;
+    if (addr !== 0) {
+      const oldExpire = this.expireAt(addr);
+      const newExpire = keepTtl ? oldExpire : expireMs;
+      if (this.type(addr) === TYPE_STRING && (oldExpire >= 0) === (newExpire >= 0)
+        && blockSize(this.recordSize(addr)) === blockSize(this.recordSize(addr) - this.valueWord(addr) + vlen)) {
+        // Same block and layout: overwrite the value in place.
+        const u32 = this.u32(addr), w = Keyspace.off(addr) >>> 2;
+        u32[w + 2] = TYPE_STRING | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
+        u32[w + 4] = vlen;
+        if (newExpire >= 0) {
+          u32[w + 5] = newExpire % TWO32;
+          u32[w + 6] = Math.floor(newExpire / TWO32);
+        }
+        copyBytes(val, vs, ve, this.u8(addr), this.valueOffset(addr));
+        return addr;
+      }
+      const n = this.newRecord(hash, TYPE_STRING, enc, key, ks, ke, vlen, newExpire, nowMs);
+      copyBytes(val, vs, ve, this.u8(n), this.valueOffset(n));
+      this.replaceFound(db, addr, n);
+      this.freeRecord(addr);
+      return n;
+    }
+    addr = this.newRecord(hash, TYPE_STRING, enc, key, ks, ke, vlen, keepTtl ? -1 : expireMs, nowMs);
+    copyBytes(val, vs, ve, this.u8(addr), this.valueOffset(addr));
+    this.link(db, addr);
+    return addr;
+  }
+
+  /**
+   * Resize the string value of the record last found to `len` bytes (contents kept up
+   * to the shorter length). Returns the record, moved if its block had to change.
+   */
+  resizeStringFound(db: number, addr: number, len: number): number {
+    const cur = this.recordSize(addr);
+    const want = cur - this.valueWord(addr) + len;
+    if (blockSize(cur) === blockSize(want)) {
+      this.setValueWord(addr, len);
+      return addr;
+    }
+    const n = this.copyRecord(addr, len, this.expireAt(addr));
+    this.replaceFound(db, addr, n);
+    this.freeRecord(addr);
+    return n;
+  }
+
+  /** Set or clear (ms < 0) the expiry of the record last found; returns the record, maybe moved. */
+  setExpireFound(db: number, addr: number, ms: number): number {
+    const has = this.hasExpire(addr);
+    if (has && ms >= 0) {
+      const u32 = this.u32(addr), w = Keyspace.off(addr) >>> 2;
+      u32[w + 5] = ms % TWO32;
+      u32[w + 6] = Math.floor(ms / TWO32);
+      return addr;
+    }
+    if (!has && ms < 0) return addr;
+    const n = this.copyRecord(addr, this.valueWord(addr), ms);
+    if (this.type(addr) !== TYPE_STRING) this.setValueWord(addr, 0); // ownership moved to n
+    this.replaceFound(db, addr, n);
+    this.arena.free(addr, this.recordSize(addr));
+    return n;
+  }
+
+  /**
+   * Link a copy of record `src` (from any keyspace with the same layout) under its own key
+   * into `db` of this keyspace; `cloneValue` copies a collection value into this arena.
+   */
+  adoptCopy(db: number, srcKs: Keyspace, src: number, expireMs: number, nowMs: number,
+    cloneValue: ((from: Keyspace, src: number, to: Keyspace) => number) | null): number {
+    const su8 = srcKs.u8(src), ko = srcKs.keyOffset(src), klen = srcKs.keyLen(src);
+    const type = srcKs.type(src);
+    const valueWord = type === TYPE_STRING ? srcKs.valueWord(src) : cloneValue!(srcKs, src, this);
+    const hash = hashBytes(su8, ko, ko + klen, this.seed);
+    const n = this.newRecord(hash, type, srcKs.encoding(src), su8, ko, ko + klen, valueWord, expireMs, nowMs);
+    if (type === TYPE_STRING) copyBytes(su8, ko + klen, ko + klen + valueWord, this.u8(n), this.valueOffset(n));
+    this.link(db, n);
+    return n;
+  }
+
+  // ---- whole databases ----------------------------------------------------------------
+
+  /** Visit every record of db (no mutation allowed in fn). */
+  forEach(db: number, fn: (addr: number) => void): void {
+    const r = this.root, d = this.dh(db);
+    for (let t = 0; t < 2; t++) {
+      const size = r[d + (t === 0 ? D_SIZE0 : D_SIZE1)];
+      if (size === 0) continue;
+      const table = r[d + (t === 0 ? D_TABLE0 : D_TABLE1)];
+      const words = this.bucketWords(table), base = Keyspace.off(table) >>> 2;
+      for (let i = 0; i < size; i++) {
+        let addr = words[base + i];
+        while (addr !== 0) {
+          const next = this.u32(addr)[Keyspace.off(addr) >>> 2];
+          fn(addr);
+          addr = next;
+        }
+      }
+    }
+  }
+
+  private freeTables(db: number): void {
+    const r = this.root, d = this.dh(db);
+    if (r[d + D_SIZE0] !== 0) this.arena.free(r[d + D_TABLE0], r[d + D_SIZE0] * 4);
+    if (r[d + D_SIZE1] !== 0) this.arena.free(r[d + D_TABLE1], r[d + D_SIZE1] * 4);
+    for (let i = 0; i < DICT_HEADER_WORDS; i++) r[d + i] = 0;
+    r[d + D_REHASH_IDX] = NOT_REHASHING;
+  }
+
+  /** Remove every key of db. Returns how many were removed. */
+  flush(db: number): number {
+    const n = this.size(db);
+    this.forEach(db, (addr) => this.freeRecord(addr));
+    this.freeTables(db);
+    return n;
+  }
+
+  /** SWAPDB: exchange two dict headers. */
+  swap(a: number, b: number): void {
+    const r = this.root, da = this.dh(a), db = this.dh(b);
+    for (let i = 0; i < DICT_HEADER_WORDS; i++) {
+      const t = r[da + i];
+      r[da + i] = r[db + i];
+      r[db + i] = t;
+    }
+  }
+
+  /**
+   * One step of SCAN over db with Redis's reverse-binary cursor (dictScan): visits the
+   * buckets for `cursor` and returns the next cursor (0 when done).
+   */
+  scanStep(db: number, cursor: number, fn: (addr: number) => void): number {
+    const r = this.root, d = this.dh(db);
+    if (this.size(db) === 0 || r[d + D_SIZE0] === 0) return 0;
+    let v = cursor >>> 0;
+    const visit = (table: number, i: number) => {
+      const words = this.bucketWords(table);
+      let addr = words[(Keyspace.off(table) >>> 2) + i];
+      while (addr !== 0) {
+        const next = this.u32(addr)[Keyspace.off(addr) >>> 2];
+        fn(addr);
+        addr = next;
+      }
+    };
+    if (r[d + D_REHASH_IDX] === NOT_REHASHING) {
+      const m0 = r[d + D_SIZE0] - 1;
+      visit(r[d + D_TABLE0], v & m0);
+      v = (v | ~m0) >>> 0;
+      v = rev32(v);
+      v = (v + 1) >>> 0;
+      v = rev32(v);
+    } else {
+      let tS = r[d + D_TABLE0], tL = r[d + D_TABLE1];
+      let mS = r[d + D_SIZE0] - 1, mL = r[d + D_SIZE1] - 1;
+      if (mS > mL) {
+        const t = tS; tS = tL; tL = t;
+        const m = mS; mS = mL; mL = m;
+      }
+      visit(tS, v & mS);
+      do {
+        visit(tL, v & mL);
+        v = (v | ~mL) >>> 0;
+        v = rev32(v);
+        v = (v + 1) >>> 0;
+        v = rev32(v);
+      } while ((v & (mS ^ mL)) !== 0);
+    }
+    return v;
+  }
+
+  /** A random live key's record (Redis's dictGetFairRandomKey, simplified), or 0. */
+  randomRecord(db: number, nowMs: number): number {
+    const r = this.root, d = this.dh(db);
+    for (let tries = 0; tries < 100 && this.size(db) > 0; tries++) {
+      let table: number, size: number;
+      const s0 = r[d + D_SIZE0], s1 = r[d + D_SIZE1];
+      const pick = Math.floor(Math.random() * (s0 + s1));
+      if (pick < s0) { table = r[d + D_TABLE0]; size = pick; } else { table = r[d + D_TABLE1]; size = pick - s0; }
+      let addr = this.bucketWords(table)[(Keyspace.off(table) >>> 2) + size];
+      if (addr === 0) { tries--; continue; }
+      let len = 0;
+      for (let a = addr; a !== 0; a = this.u32(a)[Keyspace.off(a) >>> 2]) len++;
+      for (let k = Math.floor(Math.random() * len); k > 0; k--) addr = this.u32(addr)[Keyspace.off(addr) >>> 2];
+      const e = this.expireAt(addr);
+      if (e >= 0 && e <= nowMs) {
+        const ko = this.keyOffset(addr);
+        const u8 = this.u8(addr);
+        this.lookupNoTouch(db, u8, ko, ko + this.keyLen(addr), nowMs);
+        continue;
+      }
+      return addr;
+    }
+    return 0;
+  }
+
+  /**
+   * Active expiry for one database: walk buckets from the saved cursor until `deadline`
+   * (performance.now() ms), deleting expired records. Returns keys reclaimed.
+   */
+  activeExpire(db: number, nowMs: number, deadline: number): number {
+    const r = this.root, d = this.dh(db);
+    if (r[d + D_VOLATILE] === 0) return 0;
+    let reclaimed = 0;
+    let cursor = r[d + D_EXPIRE_CURSOR];
+    const victims: number[] = [];
+    let steps = 0;
+    do {
+      cursor = this.scanStep(db, cursor, (addr) => {
+        const e = this.expireAt(addr);
+        if (e >= 0 && e <= nowMs) victims.push(addr);
+      });
+      for (let i = 0; i < victims.length; i++) {
+        const a = victims[i];
+        const ko = this.keyOffset(a);
+        const u8 = this.u8(a);
+        if (this.lookupNoTouch(db, u8, ko, ko + this.keyLen(a), nowMs) === 0) reclaimed++;
+      }
+      victims.length = 0;
+      if (cursor === 0) break;
+    } while ((++steps & 63) !== 0 || performance.now() < deadline);
+    r[d + D_EXPIRE_CURSOR] = cursor;
+    this.expiredKeys += 0; // counted in expireIfNeeded
+    return reclaimed;
+  }
+}
