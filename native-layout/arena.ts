@@ -34,6 +34,7 @@ export const H_USED_HI = 9;
 export const H_SEG_BYTES_LO = 10; // bytes of all live segments
 export const H_SEG_BYTES_HI = 11;
 export const H_BARRIER = 12; // transaction barrier word, see native-layout/ring.md
+export const H_EXPIRED_KEYS = 13; // keys removed by expiry (INFO stats expired_keys), readable from any thread
 export const H_FREE_HEADS = 16; // one u32 free-list head per size class
 export const H_FREE_SEGS = 512; // stack of released segment indexes (MAX_SEGMENTS words)
 export const HEADER_WORDS = H_FREE_SEGS + MAX_SEGMENTS;

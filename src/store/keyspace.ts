@@ -7,7 +7,7 @@
 import { Arena, blockSize } from './arena';
 import { hashBytes, rev32 } from './hash';
 import { copyBytes, equalBytes } from './bytes';
-import { ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_ROOT, LARGE_BLOCK } from '../../native-layout/arena';
+import { ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_ROOT, LARGE_BLOCK } from '../../native-layout/arena';
 import {
   EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
   META_TYPE_MASK, R_EXPIRE_HI, R_EXPIRE_LO, R_HASH, R_HEADER, R_HEADER_EXPIRE, R_KEYLEN, R_META, R_NEXT, R_VALUE,
@@ -45,8 +45,10 @@ export class Keyspace {
   /** Hooks by type for values stored outside the record. */
   static valueFreers: (ValueFreer | null)[] = [null, null, null, null, null];
 
-  /** Per-process statistics (INFO stats); not shared state. */
-  expiredKeys = 0;
+  /** Keys removed by expiry, kept in the arena header so the io thread can read it. */
+  get expiredKeys(): number {
+    return this.arena.hdr[H_EXPIRED_KEYS] >>> 0;
+  }
 
   private constructor(arena: Arena) {
     this.arena = arena;
@@ -400,7 +402,7 @@ export class Keyspace {
     const e = this.expireAt(addr);
     if (e < 0 || e > nowMs) return false;
     this.deleteFound(db, addr);
-    this.expiredKeys++;
+    this.arena.hdr[H_EXPIRED_KEYS]++;
     return true;
   }
 
@@ -659,7 +661,6 @@ export class Keyspace {
       if (cursor === 0) break;
     } while ((++steps & 63) !== 0 || performance.now() < deadline);
     r[d + D_EXPIRE_CURSOR] = cursor;
-    this.expiredKeys += 0; // counted in expireIfNeeded
     return reclaimed;
   }
 }

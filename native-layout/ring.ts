@@ -1,0 +1,53 @@
+/**
+ * Single-producer single-consumer ring in a SharedArrayBuffer, one per direction per
+ * shard. See native-layout/ring.md.
+ *
+ * Control block: Int32 words at the start of the buffer.
+ */
+export const RING_HEAD = 0; // producer's write offset into the data area (published with Atomics.store)
+export const RING_TAIL = 1; // consumer's read offset (published with Atomics.store)
+export const RING_WAKE = 2; // consumer's sleep epoch: odd while it sleeps (see ring.md, wake protocol)
+export const RING_CONTROL_BYTES = 64; // control words padded to their own cache line
+export const RING_DEFAULT_CAPACITY = 8 << 20;
+
+/** A record whose payload goes through the side port because it is larger than this share of the ring. */
+export const RING_LARGE_DIVISOR = 4;
+
+/** Every record starts with its total length in bytes (4-aligned); 0 means "wrap to offset 0". */
+export const REC_LENGTH = 0;
+
+/**
+ * Request record (io thread -> shard):
+ *   0 u32 length, 4 u32 clientId, 8 u32 seq, 12 u8 kind, 13 u8 flags, 14 u16 db,
+ *  16 u16 resp, 18 u16 cmdId, 20 u32 argc, 24: argc x (u32 len, bytes), padded to 4.
+ */
+export const REQ_CLIENT = 4;
+export const REQ_SEQ = 8;
+export const REQ_KIND = 12;
+export const REQ_FLAGS = 13;
+export const REQ_DB = 14;
+export const REQ_RESP = 16;
+export const REQ_CMD = 18;
+export const REQ_ARGC = 20;
+export const REQ_ARGS = 24;
+
+export const KIND_COMMAND = 1; // run the command, reply with the same clientId/seq
+export const KIND_PARK = 2; // cross-shard transaction: ack with REPLY_PARKED, wait on the arena barrier for seq
+export const KIND_CONTROL = 3; // argv is a control message (config change, shutdown)
+export const FLAG_NO_REPLY = 1; // CLIENT REPLY OFF/SKIP: reply record carries no bytes
+export const FLAG_LARGE = 2; // the args arrive as one message on the side port
+
+/**
+ * Reply record (shard -> io thread):
+ *   0 u32 length, 4 u32 clientId, 8 u32 seq, 12 u32 kind, 16 u32 payload length, 20: payload.
+ */
+export const REP_CLIENT = 4;
+export const REP_SEQ = 8;
+export const REP_KIND = 12;
+export const REP_LEN = 16;
+export const REP_DATA = 20;
+
+export const REPLY_DATA = 1;
+export const REPLY_PARKED = 2; // seq holds the transaction id
+export const REPLY_LARGE = 3; // payload is the next message on the side port
+export const REPLY_CONTROL = 4; // payload is a control answer (JSON)

@@ -1,0 +1,69 @@
+/**
+ * What a command handler runs against: its arguments as byte ranges of one buffer,
+ * the store, the client's database, the reply writer and the command's clock.
+ * One context per thread, reused for every command: handlers must not keep it.
+ */
+import type { ReplyWriter } from '../protocol/resp-writer';
+import type { Store } from '../store/store';
+
+export class ExecContext {
+  store: Store;
+  w: ReplyWriter;
+  /** Arguments: argv[i] is buf[argStart[i] .. argEnd[i]); argv[0] is the command name. */
+  buf: Buffer = Buffer.alloc(0);
+  argStart: Int32Array = new Int32Array(0);
+  argEnd: Int32Array = new Int32Array(0);
+  argc = 0;
+  /** Selected database of the calling client. */
+  db = 0;
+  /** Command time in ms (Redis's commandTimeSnapshot): fixed for the whole command. */
+  now = 0;
+  /** Writes to the dataset, for INFO/SAVE bookkeeping (Redis's server.dirty). */
+  dirty = 0;
+
+  constructor(store: Store, w: ReplyWriter) {
+    this.store = store;
+    this.w = w;
+  }
+
+  argLen(i: number): number {
+    return this.argEnd[i] - this.argStart[i];
+  }
+
+  /** Case-insensitive compare of argument i with an ASCII lowercase word. */
+  argIs(i: number, lowerWord: string): boolean {
+    const s = this.argStart[i], n = this.argEnd[i] - s;
+    if (n !== lowerWord.length) return false;
+    const b = this.buf;
+    for (let k = 0; k < n; k++) if ((b[s + k] | 0x20) !== lowerWord.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** Argument as a string (for rare paths: errors, options, admin commands). */
+  argString(i: number): string {
+    return this.buf.toString('utf8', this.argStart[i], this.argEnd[i]);
+  }
+
+  /** Argument as a Buffer copy (for rare paths). */
+  argBytes(i: number): Buffer {
+    return Buffer.from(this.buf.subarray(this.argStart[i], this.argEnd[i]));
+  }
+}
+
+export type CommandHandler = (c: ExecContext) => void;
+
+/** Handlers by lowercase command name; the dispatcher binds them to command ids at start-up. */
+export const handlers = new Map<string, CommandHandler>();
+
+export function defineCommand(name: string, fn: CommandHandler): void {
+  handlers.set(name, fn);
+}
+
+/** Redis's shared error replies, byte for byte. */
+export const ERR_SYNTAX = 'ERR syntax error';
+export const ERR_WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+export const ERR_NOT_INTEGER = 'ERR value is not an integer or out of range';
+export const ERR_NOT_FLOAT = 'ERR value is not a valid float';
+export const ERR_OVERFLOW = 'ERR increment or decrement would overflow';
+export const ERR_NO_SUCH_KEY = 'ERR no such key';
+export const ERR_DB_INDEX = 'ERR DB index is out of range';

@@ -1,0 +1,497 @@
+/**
+ * The io thread: owns every socket, parses RESP in place, looks commands up, and either
+ * runs them here (connection commands; the whole store with --shards 0) or routes them
+ * by key slot to shard workers (src/server/shard-pool.ts). Replies are written once per
+ * connection per batch, in command order.
+ */
+import * as net from 'node:net';
+import { Config } from './config';
+import { log } from './logger';
+import { Client, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT } from './client';
+import { RequestParser, PARSE_ERROR, PARSE_INCOMPLETE } from '../protocol/resp-parser';
+import { ReplyWriter } from '../protocol/resp-writer';
+import { ExecContext } from '../commands/context';
+import { CMD_NO_AUTH, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
+import { Executor } from '../shard/executor';
+import { Arena } from '../store/arena';
+import { Keyspace } from '../store/keyspace';
+import { Store, makeSlotTable } from '../store/store';
+import { keyHashSlot } from '../util/crc16';
+import { ShardPool } from './shard-pool';
+import { LocalHandler, localHandlers } from './local-commands';
+import { ServerStats } from './stats';
+import { Slowlog } from './slowlog';
+import { commandById as allSpecs } from '../commands/table';
+
+/** How the io thread handles a command. */
+const ROUTE_KEYS = 0; // by key slot to the owning shard(s)
+const ROUTE_LOCAL = 1; // on the io thread, with access to the client and server
+const ROUTE_ALL = 2; // needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL, ...)
+const ROUTE_ANY = 3; // keyless data command: any shard will do
+
+const ALL_SHARD_COMMANDS = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushdb', 'flushall', 'swapdb']);
+
+export class Server {
+  readonly cfg: Config;
+  readonly stats = new ServerStats();
+  readonly slowlog = new Slowlog();
+  readonly clients = new Map<number, Client>();
+  readonly startTime = Date.now();
+  readonly runId: string;
+  private nextClientId = 1;
+  private listeners: net.Server[] = [];
+  private readonly parser = new RequestParser();
+  /** Reply writer of the io thread, shared by every command run here. */
+  readonly w = new ReplyWriter(64 * 1024);
+  readonly ctx: ExecContext;
+  private readonly executor: Executor;
+  /** The inline store (--shards 0), or null when shard workers own the data. */
+  readonly inlineStore: Store | null;
+  readonly pool: ShardPool | null;
+  readonly shardCount: number;
+  readonly slotTable: Uint16Array;
+  private readonly route: Uint8Array;
+  private readonly local: (LocalHandler | null)[];
+  private keyPos = new Int32Array(256);
+  private cronTimer: NodeJS.Timeout | null = null;
+  shuttingDown = false;
+  /** Clients paused by CLIENT PAUSE until this time (ms), and whether only writes pause. */
+  pauseUntil = 0;
+  pauseWritesOnly = false;
+  onShutdown: ((code: number) => void) | null = null;
+
+  constructor(cfg: Config, shards: number) {
+    this.cfg = cfg;
+    this.runId = randomHex(40);
+    this.shardCount = shards;
+    this.slotTable = makeSlotTable(Math.max(1, shards));
+    if (shards === 0) {
+      const ks = Keyspace.create(Arena.create(), cfg.databases);
+      this.inlineStore = new Store([ks], this.slotTable, ks);
+      this.pool = null;
+    } else {
+      this.inlineStore = null;
+      this.pool = new ShardPool(this, shards);
+    }
+    this.ctx = new ExecContext(this.inlineStore ?? (null as unknown as Store), this.w);
+    this.executor = new Executor(this.ctx);
+    const specs = commandById();
+    this.route = new Uint8Array(specs.length);
+    this.local = specs.map((s) => localHandlers.get(s.parent ? s.parent.name : s.name) ?? null);
+    for (const s of specs) {
+      const top = s.parent ? s.parent.name : s.name;
+      if (this.local[s.id] !== null) this.route[s.id] = ROUTE_LOCAL;
+      else if (ALL_SHARD_COMMANDS.has(top)) this.route[s.id] = ROUTE_ALL;
+      else if (s.keySpecs.length === 0 && s.getKeysProc === null) this.route[s.id] = ROUTE_ANY;
+      else this.route[s.id] = ROUTE_KEYS;
+    }
+    this.parser.maxBulkLen = cfg.protoMaxBulkLen;
+    cfg.onChange('proto-max-bulk-len', (c) => { this.parser.maxBulkLen = c.protoMaxBulkLen; });
+  }
+
+  async start(): Promise<void> {
+    if (this.pool) {
+      await this.pool.start();
+      this.ctx.store = this.pool.allStore;
+    }
+    for (const host of this.cfg.bind) await this.listen(host.replace(/^-/, ''), host.startsWith('-'));
+    if (this.listeners.length === 0) throw new Error(`could not bind to any address of: ${this.cfg.bind.join(' ')}`);
+    this.scheduleCron();
+    this.cfg.onChange('hz', () => this.scheduleCron());
+  }
+
+  private listen(host: string, optional: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer({ noDelay: true }, (sock) => this.accept(sock));
+      srv.once('error', (err: NodeJS.ErrnoException) => {
+        if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) {
+          log.warn({ host, err: err.message }, 'Could not bind optional address');
+          resolve();
+        } else reject(err);
+      });
+      srv.listen({ port: this.cfg.port, host, backlog: this.cfg.tcpBacklog }, () => {
+        srv.removeAllListeners('error');
+        srv.on('error', (err) => log.warn({ err: err.message }, 'listener error'));
+        this.listeners.push(srv);
+        resolve();
+      });
+    });
+  }
+
+  /** The port actually bound (differs from the configured one when it is 0). */
+  boundPort(): number {
+    const a = this.listeners[0]?.address();
+    return a && typeof a === 'object' ? a.port : this.cfg.port;
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.shuttingDown) {
+      sock.destroy();
+      return;
+    }
+    if (this.clients.size >= this.cfg.maxclients) {
+      this.stats.rejectedConnections++;
+      sock.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const client = new Client(this.nextClientId++, sock, this.cfg.requirepass === '');
+    this.clients.set(client.id, client);
+    this.stats.totalConnections++;
+    if (this.cfg.tcpKeepalive > 0) sock.setKeepAlive(true, this.cfg.tcpKeepalive * 1000);
+    sock.on('data', (chunk: Buffer) => this.onData(client, chunk));
+    sock.on('error', () => this.freeClient(client));
+    sock.on('close', () => this.freeClient(client));
+  }
+
+  freeClient(client: Client): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.clients.delete(client.id);
+    client.sock.destroy();
+  }
+
+  /** Close after everything owed to the client is written. */
+  private closeWhenDone(client: Client): void {
+    if (client.inFlight === 0) {
+      client.flush();
+      client.closed = true;
+      this.clients.delete(client.id);
+      client.sock.end();
+    }
+  }
+
+  private onData(client: Client, chunk: Buffer): void {
+    if (client.closed) return;
+    client.lastInteraction = Date.now();
+    this.stats.netInputBytes += chunk.length;
+    let buf: Buffer;
+    if (client.qbufChunks !== null) {
+      client.qbufChunks.push(chunk);
+      client.qbufChunkBytes += chunk.length;
+      if (client.qbufChunkBytes > this.cfg.clientQueryBufferLimit) return this.queryBufferOverflow(client);
+      if (client.qbufChunkBytes < client.qbufNeeded) return;
+      buf = Buffer.concat(client.qbufChunks, client.qbufChunkBytes);
+      client.qbufChunks = null;
+    } else if (client.qbuf !== null) {
+      buf = Buffer.concat([client.qbuf, chunk]);
+      client.qbuf = null;
+    } else {
+      buf = chunk;
+    }
+    this.processInput(client, buf);
+  }
+
+  private queryBufferOverflow(client: Client): void {
+    log.warn({ client: client.addr }, 'Closing client that reached max query buffer length');
+    this.freeClient(client);
+  }
+
+  private processInput(client: Client, buf: Buffer): void {
+    const p = this.parser;
+    const w = this.w;
+    w.reset();
+    w.resp = client.resp;
+    p.authRequired = !client.authenticated;
+    const end = buf.length;
+    let pos = 0;
+    this.ctx.now = Date.now();
+    while (pos < end && !client.closeAfterReply && !client.closed) {
+      const r = p.parse(buf, pos, end);
+      if (r === PARSE_INCOMPLETE) {
+        const left = end - pos;
+        if (left > this.cfg.clientQueryBufferLimit) {
+          this.queryBufferOverflow(client);
+          return;
+        }
+        if (p.needed > left) {
+          client.qbufChunks = [buf.subarray(pos)];
+          client.qbufChunkBytes = left;
+          client.qbufNeeded = p.needed;
+        } else {
+          client.qbuf = Buffer.from(buf.subarray(pos));
+        }
+        break;
+      }
+      if (r === PARSE_ERROR) {
+        this.stats.errorReplies++;
+        this.replyLocal(client, client.nextSeq++, false, p.error);
+        client.closeAfterReply = true;
+        break;
+      }
+      pos = r;
+      if (p.argc === 0) continue;
+      this.dispatch(client, p.buf, p.argStart, p.argEnd, p.argc);
+    }
+    if (this.pool) this.pool.publish();
+    if (w.len > 0) client.appendOut(w.buf, 0, w.len);
+    w.reset();
+    client.flush();
+    if (client.closeAfterReply) this.closeWhenDone(client);
+  }
+
+  /**
+   * Deliver reply bytes for command `seq` of a client, keeping command order. Bytes in
+   * the io writer are left there when they are next in line (one copy at batch end).
+   */
+  deliver(client: Client, seq: number, src: Uint8Array, start: number, end: number, inWriter: boolean): void {
+    if (client.closed) return;
+    if (seq === client.writeSeq) {
+      // In-order bytes in the io writer stay there: processInput copies them once.
+      if (!inWriter) client.appendOut(src, start, end);
+      client.writeSeq++;
+      const stash = client.stash;
+      if (stash !== null) {
+        let b: Buffer | null | undefined;
+        while ((b = stash.get(client.writeSeq)) !== undefined) {
+          stash.delete(client.writeSeq);
+          if (b !== null) {
+            if (inWriter) {
+              client.appendOut(this.w.buf, 0, this.w.len);
+              this.w.reset();
+            }
+            client.appendOutBuffer(b);
+          }
+          client.writeSeq++;
+        }
+        if (stash.size === 0) client.stash = null;
+      }
+      return;
+    }
+    const copy = end > start ? Buffer.from(src.subarray(start, end)) : null;
+    (client.stash ??= new Map()).set(seq, copy);
+    if (inWriter) this.w.len -= end - start;
+  }
+
+  private replyLocal(client: Client, seq: number, silent: boolean, error: string | null): void {
+    const w = this.w;
+    const start = w.len;
+    if (error !== null) w.error(error);
+    if (silent) {
+      w.len = start;
+      this.deliver(client, seq, w.buf, start, start, true);
+    } else {
+      this.deliver(client, seq, w.buf, start, w.len, true);
+    }
+  }
+
+  private rejectCommand(client: Client, seq: number, silent: boolean, error: string, spec: CommandSpec | null): void {
+    this.stats.errorReplies++;
+    this.stats.rejectedCalls++;
+    if (spec) spec.rejectedCalls++;
+    this.replyLocal(client, seq, silent, error);
+  }
+
+  private dispatch(client: Client, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    const seq = client.nextSeq++;
+    this.stats.totalCommands++;
+    let spec = lookupCommand(buf, as[0], ae[0]);
+    const silent = client.replyMode !== REPLY_ON;
+    if (spec === undefined) {
+      this.rejectCommand(client, seq, silent, unknownCommandError(buf, as, ae, argc), null);
+      return this.afterReplyMode(client);
+    }
+    if (spec.subcommands !== null && argc >= 2) {
+      const sub = lookupSubcommand(spec, buf, as[1], ae[1]);
+      if (sub === undefined) {
+        const err = `ERR unknown subcommand '${latin1(buf, as[1], Math.min(ae[1], as[1] + 128))}'. Try ${spec.name.toUpperCase()} HELP.`;
+        this.rejectCommand(client, seq, silent, err, null);
+        return this.afterReplyMode(client);
+      }
+      spec = sub;
+    }
+    if ((spec.arity > 0 && argc !== spec.arity) || argc < -spec.arity) {
+      this.rejectCommand(client, seq, silent, `ERR wrong number of arguments for '${spec.name}' command`, spec);
+      return this.afterReplyMode(client);
+    }
+    if (!client.authenticated && (spec.flags & CMD_NO_AUTH) === 0) {
+      this.rejectCommand(client, seq, silent, 'NOAUTH Authentication required.', spec);
+      return this.afterReplyMode(client);
+    }
+    client.lastCmd = spec.name;
+    spec.calls++;
+    const route = this.route[spec.id];
+    if (route === ROUTE_LOCAL) {
+      const w = this.w, start = w.len;
+      this.ctx.buf = buf;
+      this.ctx.argStart = as;
+      this.ctx.argEnd = ae;
+      this.ctx.argc = argc;
+      this.ctx.db = client.db;
+      w.resp = client.resp;
+      this.local[spec.id]!(this, client, this.ctx, spec);
+      w.resp = client.resp;
+      const nowSilent = client.replyMode !== REPLY_ON;
+      if (nowSilent) w.len = start;
+      this.deliver(client, seq, w.buf, start, w.len, true);
+      return this.afterReplyMode(client);
+    }
+    if (this.pool === null) {
+      this.runInline(client, seq, silent, spec, buf, as, ae, argc);
+      return this.afterReplyMode(client);
+    }
+    // Worker mode: find the shard(s).
+    let shard = -1;
+    let mask = 0;
+    if (route === ROUTE_KEYS) {
+      if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
+      const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
+      if (n < 0) {
+        this.rejectCommand(client, seq, silent, 'ERR Invalid arguments specified for command', spec);
+        return this.afterReplyMode(client);
+      }
+      const table = this.slotTable;
+      for (let i = 0; i < n; i++) {
+        const k = this.keyPos[i];
+        const s = table[keyHashSlot(buf, as[k], ae[k])];
+        if (shard === -1) shard = s;
+        mask |= 1 << s;
+      }
+      if (shard === -1) shard = 0;
+    } else if (route === ROUTE_ALL) {
+      shard = 0;
+      mask = this.shardCount === 1 ? 1 : (1 << this.shardCount) - 1;
+    } else {
+      shard = 0;
+    }
+    if ((mask & (mask - 1)) !== 0) {
+      this.pool.startTransaction(client, seq, silent, spec, buf, as, ae, argc, mask);
+    } else {
+      this.pool.stageCommand(shard, client, seq, silent, spec.id, buf, as, ae, argc);
+    }
+    this.afterReplyMode(client);
+  }
+
+  private afterReplyMode(client: Client): void {
+    if (client.replyMode === REPLY_SKIP) client.replyMode = REPLY_ON;
+    else if (client.replyMode === REPLY_SKIP_NEXT) client.replyMode = REPLY_SKIP;
+  }
+
+  /** --shards 0: run a data command right here. */
+  private runInline(client: Client, seq: number, silent: boolean, spec: CommandSpec,
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    const ctx = this.ctx, w = this.w;
+    const start = w.len;
+    ctx.buf = buf;
+    ctx.argStart = as;
+    ctx.argEnd = ae;
+    ctx.argc = argc;
+    ctx.db = client.db;
+    w.resp = client.resp;
+    this.executor.run(spec.id);
+    if (silent) w.len = start;
+    this.deliver(client, seq, w.buf, start, w.len, true);
+  }
+
+  /** Run a command over every shard's arena on this thread (a parked transaction). */
+  runOnIoThread(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number, resp: 2 | 3): void {
+    const ctx = this.ctx;
+    ctx.buf = buf;
+    ctx.argStart = as;
+    ctx.argEnd = ae;
+    ctx.argc = argc;
+    ctx.db = db;
+    ctx.now = Date.now();
+    this.w.resp = resp;
+    this.executor.run(spec.id);
+  }
+
+  /** Number of keys in db across all shards. */
+  dbSize(db: number): number {
+    return this.inlineStore ? this.inlineStore.size(db) : this.pool!.allStore.size(db);
+  }
+
+  /** Keys with an expiry in db across all shards. */
+  volatileCount(db: number): number {
+    const store = this.inlineStore ?? this.pool!.allStore;
+    let n = 0;
+    for (const ks of store.keyspaces) n += ks.volatileCount(db);
+    return n;
+  }
+
+  /** CONFIG RESETSTAT. */
+  resetStats(): void {
+    this.stats.reset();
+    for (const s of allSpecs()) {
+      s.calls = 0;
+      s.usec = 0;
+      s.rejectedCalls = 0;
+      s.failedCalls = 0;
+    }
+    this.slowlog.reset();
+  }
+
+  /** Arena bytes across shards: [used by blocks, reserved in segments]. */
+  arenaBytes(): [number, number] {
+    const store = this.inlineStore ?? this.pool!.allStore;
+    let used = 0, reserved = 0;
+    for (const ks of store.keyspaces) {
+      used += ks.arena.usedBytes;
+      reserved += ks.arena.segmentBytes;
+    }
+    return [used, reserved];
+  }
+
+  private scheduleCron(): void {
+    if (this.cronTimer) clearInterval(this.cronTimer);
+    this.cronTimer = setInterval(() => this.cron(), Math.max(2, Math.floor(1000 / this.cfg.hz)));
+    this.cronTimer.unref();
+  }
+
+  /** serverCron on the io thread: client timeouts, and the store's cron when inline. */
+  private cron(): void {
+    const now = Date.now();
+    this.stats.sampleOps(now);
+    if (this.cfg.timeout > 0) {
+      for (const c of this.clients.values()) {
+        if (c.inFlight === 0 && now - c.lastInteraction > this.cfg.timeout * 1000) this.freeClient(c);
+      }
+    }
+    const store = this.inlineStore;
+    if (store === null) return;
+    const ks = store.keyspaces[0];
+    ks.cron(1);
+    const period = 1000 / this.cfg.hz;
+    const deadline = performance.now() + period * (0.25 + 0.05 * (this.cfg.activeExpireEffort - 1));
+    for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, now, deadline);
+  }
+
+  expiredKeys(): number {
+    return this.inlineStore ? this.inlineStore.keyspaces[0].expiredKeys : this.pool!.expiredKeys();
+  }
+
+  async shutdown(code = 0): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    log.warn('User requested shutdown...');
+    if (this.cronTimer) clearInterval(this.cronTimer);
+    for (const l of this.listeners) l.close();
+    for (const c of this.clients.values()) {
+      c.flush();
+      c.sock.destroy();
+    }
+    this.clients.clear();
+    if (this.pool) await this.pool.stop();
+    log.warn('Sabre is now ready to exit, bye bye...');
+    this.onShutdown?.(code);
+  }
+}
+
+function latin1(buf: Uint8Array, s: number, e: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('latin1');
+}
+
+/** Redis 7.0's text: "unknown command '%.128s', with args beginning with: 'a' 'b' " (args up to 128 bytes). */
+function unknownCommandError(buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): string {
+  let args = '';
+  for (let i = 1; i < argc && args.length < 128; i++) {
+    const room = 128 - args.length;
+    args += `'${latin1(buf, as[i], Math.min(ae[i], as[i] + room))}' `;
+  }
+  return `ERR unknown command '${latin1(buf, as[0], Math.min(ae[0], as[0] + 128))}', with args beginning with: ${args}`;
+}
+
+function randomHex(n: number): string {
+  let s = '';
+  while (s.length < n) s += Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  return s.slice(0, n);
+}
