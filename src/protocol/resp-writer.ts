@@ -438,9 +438,12 @@ export function formatDouble17g(d: number): string {
       n *= 2;
       k++;
     }
-    if (k > 0 && k <= 22 && n <= Number.MAX_SAFE_INTEGER / POW5[k]) {
-      // At most 16 digits: printed exactly (and fast; toPrecision is slow on these).
-      s = exactDecimal(n * POW5[k], k);
+    // N * 5^k below 2^53 is computed exactly (rounding is monotonic, so a true
+    // product >= 2^53 cannot come out below it) and has at most 16 digits, so
+    // printf shows it exactly. toPrecision() is slow on such values.
+    const digits = k > 0 && k <= 22 ? n * POW5[k] : Infinity;
+    if (digits < 9007199254740992) {
+      s = exactDecimal(digits, k);
     } else {
       s = toCFormatG(roundTo17(x, k));
     }
