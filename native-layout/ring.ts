@@ -39,15 +39,19 @@ export const FLAG_LARGE = 2; // the args arrive as one message on the side port
 
 /**
  * Reply record (shard -> io thread):
- *   0 u32 length, 4 u32 clientId, 8 u32 seq, 12 u32 kind, 16 u32 payload length, 20: payload.
+ *   0 u32 length, 4 u32 clientId, 8 u32 seq, 12 u16 kind, 14 u16 cmdId,
+ *  16 u32 payload length, 20 f32 execution time in µs, 24: payload.
  */
 export const REP_CLIENT = 4;
 export const REP_SEQ = 8;
 export const REP_KIND = 12;
+export const REP_CMD = 14;
 export const REP_LEN = 16;
-export const REP_DATA = 20;
+export const REP_USEC = 20;
+export const REP_DATA = 24;
 
 export const REPLY_DATA = 1;
 export const REPLY_PARKED = 2; // seq holds the transaction id
 export const REPLY_LARGE = 3; // payload is the next message on the side port
 export const REPLY_CONTROL = 4; // payload is a control answer (JSON)
+export const REPLY_SLOWLOG = 5; // payload is a JSON array of the slow command's (truncated) arguments; seq/client as the command's

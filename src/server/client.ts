@@ -53,6 +53,8 @@ export class Client {
   inFlight = 0;
   /** Reading paused by back-pressure. */
   paused = false;
+  /** Input held back by CLIENT PAUSE. */
+  postponed = false;
 
   constructor(id: number, sock: Socket, authenticated: boolean) {
     this.id = id;

@@ -11,7 +11,7 @@ import { Client, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT } from './client';
 import { RequestParser, PARSE_ERROR, PARSE_INCOMPLETE } from '../protocol/resp-parser';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { ExecContext } from '../commands/context';
-import { CMD_NO_AUTH, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
+import { CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
 import { Executor } from '../shard/executor';
 import { Arena } from '../store/arena';
 import { Keyspace } from '../store/keyspace';
@@ -55,9 +55,52 @@ export class Server {
   private keyPos = new Int32Array(256);
   private cronTimer: NodeJS.Timeout | null = null;
   shuttingDown = false;
-  /** Clients paused by CLIENT PAUSE until this time (ms), and whether only writes pause. */
-  pauseUntil = 0;
+  /** CLIENT PAUSE: end time (ms; 0 = not paused), and whether only writes pause. */
+  private pauseEnd = 0;
   pauseWritesOnly = false;
+  private pauseTimer: NodeJS.Timeout | null = null;
+  /** Clients whose input waits for the pause to end (Redis's postponed clients). */
+  private postponed: Client[] = [];
+
+  get pauseUntil(): number {
+    return this.pauseEnd;
+  }
+
+  /** Setting the pause end (CLIENT PAUSE / UNPAUSE) arms or fires the resume. */
+  set pauseUntil(ms: number) {
+    this.pauseEnd = ms;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    if (ms === 0) {
+      setImmediate(() => this.resumePostponed());
+      return;
+    }
+    this.pauseTimer = setTimeout(() => {
+      this.pauseEnd = 0;
+      this.resumePostponed();
+    }, Math.max(0, ms - Date.now()));
+  }
+
+  private isPausedFor(spec: CommandSpec): boolean {
+    if (this.pauseEnd === 0) return false;
+    if (Date.now() >= this.pauseEnd) {
+      this.pauseEnd = 0;
+      return false;
+    }
+    return !this.pauseWritesOnly || (spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE)) !== 0;
+  }
+
+  private resumePostponed(): void {
+    const list = this.postponed;
+    this.postponed = [];
+    for (const c of list) {
+      c.postponed = false;
+      if (c.closed || c.qbuf === null) continue;
+      const buf = c.qbuf;
+      c.qbuf = null;
+      this.processInput(c, buf);
+    }
+  }
   onShutdown: ((code: number) => void) | null = null;
 
   constructor(cfg: Config, shards: number) {
@@ -98,6 +141,23 @@ export class Server {
     if (this.listeners.length === 0) throw new Error(`could not bind to any address of: ${this.cfg.bind.join(' ')}`);
     this.scheduleCron();
     this.cfg.onChange('hz', () => this.scheduleCron());
+    this.cfg.onChange('port', () => { void this.rebind(); });
+    this.cfg.onChange('bind', () => { void this.rebind(); });
+  }
+
+  /** CONFIG SET port/bind: listen on the new addresses, then close the old listeners. */
+  private async rebind(): Promise<void> {
+    const old = this.listeners;
+    this.listeners = [];
+    try {
+      for (const host of this.cfg.bind) await this.listen(host.replace(/^-/, ''), host.startsWith('-'));
+      for (const l of old) l.close();
+      log.info({ port: this.boundPort(), bind: this.cfg.bind }, 'Listening on new address');
+    } catch (e) {
+      for (const l of this.listeners) l.close();
+      this.listeners = old;
+      log.warn({ err: (e as Error).message }, 'Could not listen on the new address; keeping the old one');
+    }
   }
 
   private listen(host: string, optional: boolean): Promise<void> {
@@ -165,6 +225,11 @@ export class Server {
     client.lastInteraction = Date.now();
     this.stats.netInputBytes += chunk.length;
     let buf: Buffer;
+    if (client.postponed) {
+      client.qbuf = client.qbuf === null ? Buffer.from(chunk) : Buffer.concat([client.qbuf, chunk]);
+      if (client.qbuf.length > this.cfg.clientQueryBufferLimit) this.queryBufferOverflow(client);
+      return;
+    }
     if (client.qbufChunks !== null) {
       client.qbufChunks.push(chunk);
       client.qbufChunkBytes += chunk.length;
@@ -196,6 +261,7 @@ export class Server {
     let pos = 0;
     this.ctx.now = Date.now();
     while (pos < end && !client.closeAfterReply && !client.closed) {
+      const cmdStart = pos;
       const r = p.parse(buf, pos, end);
       if (r === PARSE_INCOMPLETE) {
         const left = end - pos;
@@ -213,14 +279,23 @@ export class Server {
         break;
       }
       if (r === PARSE_ERROR) {
-        this.stats.errorReplies++;
-        this.replyLocal(client, client.nextSeq++, false, p.error);
+        // Protocol errors are latin1, one char per byte, as Redis echoes the offending byte.
+        const start = w.len;
+        w.rawString('-' + p.error + '\r\n');
+        this.countError(w.buf, start, w.len);
+        this.deliver(client, client.nextSeq++, w.buf, start, w.len, true);
         client.closeAfterReply = true;
         break;
       }
       pos = r;
       if (p.argc === 0) continue;
-      this.dispatch(client, p.buf, p.argStart, p.argEnd, p.argc);
+      if (!this.dispatch(client, p.buf, p.argStart, p.argEnd, p.argc)) {
+        // Paused: keep this command and the rest for when the pause ends.
+        client.qbuf = Buffer.from(buf.subarray(cmdStart));
+        client.postponed = true;
+        this.postponed.push(client);
+        break;
+      }
     }
     if (this.pool) this.pool.publish();
     if (w.len > 0) client.appendOut(w.buf, 0, w.len);
@@ -275,13 +350,17 @@ export class Server {
   }
 
   private rejectCommand(client: Client, seq: number, silent: boolean, error: string, spec: CommandSpec | null): void {
-    this.stats.errorReplies++;
     this.stats.rejectedCalls++;
     if (spec) spec.rejectedCalls++;
+    const w = this.w, start = w.len;
+    w.error(error);
+    this.countError(w.buf, start, w.len);
+    w.len = start;
     this.replyLocal(client, seq, silent, error);
   }
 
-  private dispatch(client: Client, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+  /** Run or route one parsed command; false if CLIENT PAUSE postpones it. */
+  private dispatch(client: Client, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): boolean {
     const seq = client.nextSeq++;
     this.stats.totalCommands++;
     let spec = lookupCommand(buf, as[0], ae[0]);
@@ -307,6 +386,11 @@ export class Server {
       this.rejectCommand(client, seq, silent, 'NOAUTH Authentication required.', spec);
       return this.afterReplyMode(client);
     }
+    if (this.pauseEnd !== 0 && this.isPausedFor(spec)) {
+      client.nextSeq--;
+      this.stats.totalCommands--;
+      return false;
+    }
     client.lastCmd = spec.name;
     spec.calls++;
     const route = this.route[spec.id];
@@ -318,7 +402,11 @@ export class Server {
       this.ctx.argc = argc;
       this.ctx.db = client.db;
       w.resp = client.resp;
+      const t0 = performance.now();
       this.local[spec.id]!(this, client, this.ctx, spec);
+      const usec = (performance.now() - t0) * 1000;
+      this.accountCommand(spec.id, usec, w.buf, start, w.len);
+      this.slowlog.maybeAdd(this, client, this.ctx, usec);
       w.resp = client.resp;
       const nowSilent = client.replyMode !== REPLY_ON;
       if (nowSilent) w.len = start;
@@ -358,12 +446,13 @@ export class Server {
     } else {
       this.pool.stageCommand(shard, client, seq, silent, spec.id, buf, as, ae, argc);
     }
-    this.afterReplyMode(client);
+    return this.afterReplyMode(client);
   }
 
-  private afterReplyMode(client: Client): void {
+  private afterReplyMode(client: Client): true {
     if (client.replyMode === REPLY_SKIP) client.replyMode = REPLY_ON;
     else if (client.replyMode === REPLY_SKIP_NEXT) client.replyMode = REPLY_SKIP;
+    return true;
   }
 
   /** --shards 0: run a data command right here. */
@@ -377,7 +466,11 @@ export class Server {
     ctx.argc = argc;
     ctx.db = client.db;
     w.resp = client.resp;
+    const t0 = performance.now();
     this.executor.run(spec.id);
+    const usec = (performance.now() - t0) * 1000;
+    this.accountCommand(spec.id, usec, w.buf, start, w.len);
+    if (usec >= this.cfg.slowlogLogSlowerThan && this.cfg.slowlogLogSlowerThan >= 0) this.slowlog.maybeAdd(this, client, ctx, usec);
     if (silent) w.len = start;
     this.deliver(client, seq, w.buf, start, w.len, true);
   }
@@ -400,6 +493,29 @@ export class Server {
     return this.inlineStore ? this.inlineStore.size(db) : this.pool!.allStore.size(db);
   }
 
+  /** Error replies by their first word (INFO errorstats). */
+  readonly errorStats = new Map<string, number>();
+  private readonly specs = allSpecs();
+
+  /** Count an error reply under its prefix ("ERR", "WRONGTYPE", ...). */
+  countError(buf: Uint8Array, start: number, end: number): void {
+    this.stats.errorReplies++;
+    let e = start + 1;
+    while (e < end && e < start + 129 && buf[e] !== 0x20 && buf[e] !== 0x0d) e++;
+    const prefix = Buffer.from(buf.buffer, buf.byteOffset + start + 1, e - start - 1).toString('latin1');
+    this.errorStats.set(prefix, (this.errorStats.get(prefix) ?? 0) + 1);
+  }
+
+  /** Command statistics after a command ran: time, and failed_calls when it answered an error. */
+  accountCommand(cmdId: number, usec: number, reply: Uint8Array, start: number, end: number): void {
+    const spec = this.specs[cmdId];
+    spec.usec += usec;
+    if (end > start && reply[start] === 0x2d) {
+      spec.failedCalls++;
+      this.countError(reply, start, end);
+    }
+  }
+
   /** Keys with an expiry in db across all shards. */
   volatileCount(db: number): number {
     const store = this.inlineStore ?? this.pool!.allStore;
@@ -418,6 +534,7 @@ export class Server {
       s.failedCalls = 0;
     }
     this.slowlog.reset();
+    this.errorStats.clear();
   }
 
   /** Arena bytes across shards: [used by blocks, reserved in segments]. */

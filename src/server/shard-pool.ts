@@ -19,7 +19,7 @@ import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_PARKED, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
+  REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 
@@ -257,7 +257,9 @@ export class ShardPool {
     for (const s of txn.shards) this.arenas[s].sync();
     const srv = this.server;
     srv.w.reset();
+    const t0 = performance.now();
     srv.runOnIoThread(txn.spec, txn.buf, txn.argStart, txn.argEnd, txn.argc, txn.db, txn.resp);
+    srv.accountCommand(txn.spec.id, (performance.now() - t0) * 1000, srv.w.buf, 0, srv.w.len);
     for (const s of txn.shards) {
       Atomics.store(this.arenas[s].hdr, H_BARRIER, id);
       Atomics.notify(this.arenas[s].hdr, H_BARRIER);
@@ -360,20 +362,23 @@ export class ShardPool {
       tail = ring.next(tail);
       if (tail === head) break;
       const len = d.readUInt32LE(tail);
-      const kind = d.readUInt32LE(tail + 12);
+      const kind = d.readUInt16LE(tail + 12);
       const seq = d.readUInt32LE(tail + 8);
       n++;
       if (kind === REPLY_DATA || kind === REPLY_LARGE) {
         this.outstanding--;
         const c = clients.get(d.readUInt32LE(tail + 4));
+        const cmdId = d.readUInt16LE(tail + 14), usec = d.readFloatLE(tail + 20);
         if (kind === REPLY_LARGE) {
           let m = receiveMessageOnPort(this.side[shard]);
           while (m === undefined) m = receiveMessageOnPort(this.side[shard]);
           const b = m.message as Uint8Array;
+          this.server.accountCommand(cmdId, usec, b, 0, b.length);
           if (c !== undefined) this.server.deliver(c, seq, b, 0, b.length, false);
-        } else if (c !== undefined) {
+        } else {
           const plen = d.readUInt32LE(tail + 16);
-          this.server.deliver(c, seq, d, tail + REP_DATA, tail + REP_DATA + plen, false);
+          this.server.accountCommand(cmdId, usec, d, tail + REP_DATA, tail + REP_DATA + plen);
+          if (c !== undefined) this.server.deliver(c, seq, d, tail + REP_DATA, tail + REP_DATA + plen, false);
         }
         if (c !== undefined) {
           c.inFlight--;
@@ -384,6 +389,11 @@ export class ShardPool {
         ring.tail = tail + len;
         ring.release();
         this.onParked(seq);
+      } else if (kind === REPLY_SLOWLOG) {
+        const plen = d.readUInt32LE(tail + 16);
+        const argv = JSON.parse(d.toString('utf8', tail + REP_DATA, tail + REP_DATA + plen)) as string[];
+        const c = clients.get(d.readUInt32LE(tail + 4));
+        this.server.slowlog.addEntry(this.server, argv, d.readFloatLE(tail + 20), c?.addr ?? '', c?.name ?? '');
       } else if (kind === REPLY_CONTROL) {
         this.outstanding--;
         const plen = d.readUInt32LE(tail + 16);

@@ -31,7 +31,13 @@ export class Slowlog {
         argv.push(`${s}... (${len - SLOWLOG_ENTRY_MAX_STRING} more bytes)`);
       } else argv.push(c.argString(j));
     }
-    this.entries.unshift({ id: this.nextId++, time: Math.floor(Date.now() / 1000), duration: Math.round(durationUs), argv, peer: cl.addr, name: cl.name });
+    this.addEntry(srv, argv, durationUs, cl.addr, cl.name);
+  }
+
+  /** Add an entry whose arguments were already truncated (shard workers send them so). */
+  addEntry(srv: Server, argv: string[], durationUs: number, peer: string, name: string): void {
+    if (srv.cfg.slowlogLogSlowerThan < 0) return;
+    this.entries.unshift({ id: this.nextId++, time: Math.floor(Date.now() / 1000), duration: Math.round(durationUs), argv, peer, name });
     if (this.entries.length > srv.cfg.slowlogMaxLen) this.entries.length = srv.cfg.slowlogMaxLen;
   }
 

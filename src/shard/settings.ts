@@ -7,9 +7,10 @@ export const shardSettings = {
   activeExpireEffort: 1,
   protoMaxBulkLen: 512 * 1024 * 1024,
   maxmemoryPolicy: 'noeviction',
+  slowlogLogSlowerThan: 10000,
 };
 
-export const SHARD_SETTING_NAMES = ['hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy'];
+export const SHARD_SETTING_NAMES = ['hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy', 'slowlog-log-slower-than'];
 
 export function applyShardSetting(name: string, value: string): void {
   switch (name) {
@@ -17,5 +18,6 @@ export function applyShardSetting(name: string, value: string): void {
     case 'active-expire-effort': shardSettings.activeExpireEffort = Number(value) || 1; break;
     case 'proto-max-bulk-len': shardSettings.protoMaxBulkLen = Number(value); break;
     case 'maxmemory-policy': shardSettings.maxmemoryPolicy = value; break;
+    case 'slowlog-log-slower-than': shardSettings.slowlogLogSlowerThan = Number(value); break;
   }
 }

@@ -15,7 +15,7 @@ import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_PARKED, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
+  REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { applyShardSetting, shardSettings } from './settings';
@@ -52,7 +52,8 @@ function main(): void {
   parentPort!.postMessage({ ready: true, arena: arena.snapshot() });
 
   /** Append one reply record; waits for the io thread when the ring is full. */
-  function reply(client: number, seq: number, kind: number, src: Uint8Array, start: number, end: number): void {
+  function reply(client: number, seq: number, kind: number, src: Uint8Array, start: number, end: number,
+    cmdId = 0, usec = 0): void {
     let len = end - start;
     if (len > largeLimit) {
       side.postMessage(Buffer.from(src.subarray(start, end)));
@@ -72,8 +73,10 @@ function main(): void {
     d.writeUInt32LE(n, at);
     d.writeUInt32LE(client, at + 4);
     d.writeUInt32LE(seq, at + 8);
-    d.writeUInt32LE(kind, at + 12);
+    d.writeUInt16LE(kind, at + 12);
+    d.writeUInt16LE(cmdId, at + 14);
     d.writeUInt32LE(len, at + 16);
+    d.writeFloatLE(usec, at + 20);
     if (len > 0) d.set(src.subarray(start, end), at + REP_DATA);
     rep.commit(n);
     repDirty = true;
@@ -99,6 +102,22 @@ function main(): void {
     }
     ctx.buf = buf;
     ctx.argc = argc;
+  }
+
+  /** The arguments of the command in ctx, truncated as Redis's slowlog does. */
+  function slowlogArgv(): string[] {
+    const argc = Math.min(ctx.argc, 32);
+    const out: string[] = [];
+    for (let j = 0; j < argc; j++) {
+      if (argc !== ctx.argc && j === argc - 1) {
+        out.push(`... (${ctx.argc - argc + 1} more arguments)`);
+        break;
+      }
+      const len = ctx.argLen(j);
+      if (len > 128) out.push(`${ctx.buf.toString('latin1', ctx.argStart[j], ctx.argStart[j] + 128)}... (${len - 128} more bytes)`);
+      else out.push(ctx.buf.toString('latin1', ctx.argStart[j], ctx.argEnd[j]));
+    }
+    return out;
   }
 
   function park(txn: number): void {
@@ -159,9 +178,17 @@ function main(): void {
         w.resp = d.readUInt16LE(tail + REQ_RESP) === 3 ? 3 : 2;
         ctx.now = Date.now();
         w.reset();
-        exec.run(d.readUInt16LE(tail + REQ_CMD));
+        const cmdId = d.readUInt16LE(tail + REQ_CMD);
+        const t0 = performance.now();
+        exec.run(cmdId);
+        const usec = (performance.now() - t0) * 1000;
         const silent = (flags & FLAG_NO_REPLY) !== 0;
-        reply(d.readUInt32LE(tail + REQ_CLIENT), d.readUInt32LE(tail + REQ_SEQ), REPLY_DATA, w.buf, 0, silent ? 0 : w.len);
+        const clientId = d.readUInt32LE(tail + REQ_CLIENT), seq = d.readUInt32LE(tail + REQ_SEQ);
+        if (shardSettings.slowlogLogSlowerThan >= 0 && usec >= shardSettings.slowlogLogSlowerThan) {
+          const argv = Buffer.from(JSON.stringify(slowlogArgv()));
+          reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
+        }
+        reply(clientId, seq, REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
       tail += len;
       // Give space back and show progress now and then inside long batches.
