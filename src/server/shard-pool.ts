@@ -165,12 +165,13 @@ export class ShardPool {
     encodeCommand(rec, 0, size, KIND_COMMAND, flags, client, seq, cmdId, buf, as, ae, argc);
     this.overflow[shard].push(rec);
     this.overflowCount++;
-    if (!client.paused) {
+    this.moveOverflow(shard);
+    // Still no room: stop reading from this client until the shard catches up.
+    if (this.overflow[shard].length > 0 && !client.paused) {
       client.paused = true;
       client.sock.pause();
       this.paused.push(client);
     }
-    this.moveOverflow(shard);
   }
 
   private stageRaw(shard: number, rec: Buffer): void {
@@ -302,8 +303,8 @@ export class ShardPool {
     if (this.overflowCount > 0) {
       for (let s = 0; s < this.n; s++) if (this.overflow[s].length > 0) this.moveOverflow(s);
       this.publish();
-      if (this.overflowCount === 0) this.resumePaused();
     }
+    if (this.overflowCount === 0 && this.paused.length > 0) this.resumePaused();
     this.flushClients();
     if (this.outstanding <= 0 && this.overflowCount === 0) return;
     const now = performance.now();
@@ -372,7 +373,9 @@ export class ShardPool {
         if (kind === REPLY_LARGE) {
           let m = receiveMessageOnPort(this.side[shard]);
           while (m === undefined) m = receiveMessageOnPort(this.side[shard]);
-          const b = m.message as Uint8Array;
+          // Structured clone turns a Buffer into a plain Uint8Array.
+          const u = m.message as Uint8Array;
+          const b = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
           this.server.accountCommand(cmdId, usec, b, 0, b.length);
           if (c !== undefined) this.server.deliver(c, seq, b, 0, b.length, false);
         } else {

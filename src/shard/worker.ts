@@ -167,7 +167,9 @@ function main(): void {
       if ((flags & FLAG_LARGE) !== 0) {
         let m = receiveMessageOnPort(side);
         while (m === undefined) m = receiveMessageOnPort(side);
-        layArgs(m.message as Buffer, 0, argc);
+        // Structured clone turns a Buffer into a plain Uint8Array.
+        const u = m.message as Uint8Array;
+        layArgs(Buffer.from(u.buffer, u.byteOffset, u.byteLength), 0, argc);
       } else {
         layArgs(d, tail + REQ_ARGS, argc);
       }
