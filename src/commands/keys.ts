@@ -459,8 +459,13 @@ function objectCommand(c: ExecContext): void {
   }
   const sub = optIs(c, 1, 'encoding') ? 1 : optIs(c, 1, 'refcount') ? 2 : optIs(c, 1, 'idletime') ? 3
     : optIs(c, 1, 'freq') ? 4 : 0;
-  if (sub === 0 || c.argc !== 3) {
-    c.w.error(`ERR unknown subcommand or wrong number of arguments for '${cstrArg(c, 1).slice(0, 128)}'. Try OBJECT HELP.`);
+  // The dispatcher normally answers these two from the command table.
+  if (sub === 0) {
+    c.w.error(`ERR unknown subcommand '${c.argString(1).slice(0, 128)}'. Try OBJECT HELP.`);
+    return;
+  }
+  if (c.argc !== 3) {
+    c.w.error(`ERR wrong number of arguments for 'object|${cstrArg(c, 1).toLowerCase()}' command`);
     return;
   }
   const b = c.buf, s = c.argStart[2], e = c.argEnd[2];
