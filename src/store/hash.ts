@@ -1,4 +1,7 @@
-/** 32-bit key hash (murmur3 x86_32) over a byte range, seeded per arena. */
+/**
+ * 32-bit key hash (murmur3 x86_32) over a byte range, seeded per arena. Returned as an
+ * int32 (not `>>> 0`): values >= 2^31 as uint32 would be boxed as heap numbers.
+ */
 export function hashBytes(buf: Uint8Array, start: number, end: number, seed: number): number {
   let h = seed | 0;
   let i = start;
@@ -28,7 +31,7 @@ export function hashBytes(buf: Uint8Array, start: number, end: number, seed: num
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 /** Bit-reverse a 32-bit value (SCAN cursors, as Redis's rev()). */

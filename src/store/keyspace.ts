@@ -226,7 +226,7 @@ export class Keyspace {
         while (addr !== 0) {
           const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
           const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
-          if (u32[w + 1] === hash) {
+          if ((u32[w + 1] | 0) === hash) {
             const kw = u32[w + 3];
             if ((kw & KEYLEN_MASK) === klen) {
               const ko = (w << 2) + ((kw & FLAG_HAS_EXPIRE) !== 0 ? R_HEADER_EXPIRE : R_HEADER);
