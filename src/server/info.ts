@@ -1,4 +1,9 @@
-/** INFO: Redis 7.0's sections and the fields clients and tools read. */
+/**
+ * INFO: Redis 7.0.15's sections, headers, section order and field names in its
+ * order (server.c genRedisInfoString), so that tools parsing INFO find what they
+ * look for. Fields for machinery Sabre does not have (forks, jemalloc, replication
+ * links, ...) report Redis's idle values. Sabre's own fields come last in a section.
+ */
 import * as os from 'node:os';
 import type { Server } from './server';
 import type { Client } from './client';
@@ -8,175 +13,332 @@ import { commandById } from '../commands/table';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from './version';
 import { lruClock } from '../store/keyspace';
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS.slice(0, 8), 'commandstats', 'errorstats', 'cluster', 'keyspace'];
+/** Every section in the order Redis emits them; a section is emitted only if requested. */
+const SECTION_ORDER = [
+  'server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules',
+  'commandstats', 'errorstats', 'latencystats', 'cluster', 'keyspace',
+] as const;
+type Section = (typeof SECTION_ORDER)[number];
 
+/** INFO with no argument, or "default". */
+const DEFAULT_SECTIONS: readonly Section[] = [
+  'server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules',
+  'errorstats', 'cluster', 'keyspace',
+];
+
+/** Redis's bytesToHuman. */
 function human(n: number): string {
-  const units = ['B', 'K', 'M', 'G', 'T', 'P'];
+  if (n < 1024) return `${n}B`;
+  const units = ['K', 'M', 'G', 'T', 'P'];
+  let v = n / 1024;
   let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(2)}${units[i]}`;
 }
 
+let usedMemoryPeak = 0;
+
+/** INFO [section ...]: sections are case-insensitive; unknown ones add nothing. */
 export function infoCommand(srv: Server, _cl: Client, c: ExecContext): void {
   const wanted = new Set<string>();
-  let everything = false;
-  if (c.argc === 1) DEFAULT_SECTIONS.forEach((s) => wanted.add(s));
+  if (c.argc === 1) for (const s of DEFAULT_SECTIONS) wanted.add(s);
   for (let j = 1; j < c.argc; j++) {
     const s = c.argString(j).toLowerCase();
-    if (s === 'default') DEFAULT_SECTIONS.forEach((x) => wanted.add(x));
-    else if (s === 'all') ALL_SECTIONS.forEach((x) => wanted.add(x));
-    else if (s === 'everything') { everything = true; ALL_SECTIONS.forEach((x) => wanted.add(x)); }
+    if (s === 'default') for (const x of DEFAULT_SECTIONS) wanted.add(x);
+    else if (s === 'all' || s === 'everything') for (const x of SECTION_ORDER) wanted.add(x);
+    else if (s === 'module_list') wanted.add('modules');
     else wanted.add(s);
   }
-  void everything;
   c.w.verbatim(genInfo(srv, wanted));
 }
 
-export function genInfo(srv: Server, wanted: Set<string>): string {
-  const out: string[] = [];
+/** The INFO text for a set of (lower-case) section names. */
+export function genInfo(srv: Server, wanted: ReadonlySet<string>): string {
+  let out = '';
+  for (const name of SECTION_ORDER) {
+    if (!wanted.has(name)) continue;
+    if (out.length > 0) out += '\r\n';
+    const [title, lines] = section(srv, name);
+    out += `# ${title}\r\n`;
+    for (const l of lines) out += l + '\r\n';
+  }
+  return out;
+}
+
+function section(srv: Server, name: Section): [string, string[]] {
   const now = Date.now();
-  const section = (name: string, title: string, lines: () => string[]) => {
-    if (!wanted.has(name)) return;
-    if (out.length > 0) out.push('');
-    out.push(`# ${title}`, ...lines());
-  };
-  const mem = process.memoryUsage();
-  const [arenaUsed, arenaReserved] = srv.arenaBytes();
-  section('server', 'Server', () => [
-    `redis_version:${REDIS_COMPAT_VERSION}`,
-    `sabre_version:${SABRE_VERSION}`,
-    'redis_git_sha1:00000000',
-    'redis_git_dirty:0',
-    'redis_build_id:0',
-    'redis_mode:standalone',
-    `os:${os.type()} ${os.release()} ${os.arch()}`,
-    'arch_bits:64',
-    'monotonic_clock:POSIX clock_gettime',
-    'multiplexing_api:epoll',
-    'atomicvar_api:c11-builtin',
-    `gcc_version:0.0.0`,
-    `process_id:${process.pid}`,
-    'process_supervised:no',
-    `run_id:${srv.runId}`,
-    `tcp_port:${srv.boundPort()}`,
-    `server_time_usec:${now * 1000}`,
-    `uptime_in_seconds:${Math.floor((now - srv.startTime) / 1000)}`,
-    `uptime_in_days:${Math.floor((now - srv.startTime) / 86400000)}`,
-    `hz:${srv.cfg.hz}`,
-    `configured_hz:${srv.cfg.hz}`,
-    `lru_clock:${lruClock(now)}`,
-    `executable:${process.argv[1] ?? ''}`,
-    `config_file:${srv.cfg.configFile ?? ''}`,
-    'io_threads_active:0',
-    `shards:${srv.shardCount}`,
-  ]);
-  section('clients', 'Clients', () => [
-    `connected_clients:${srv.clients.size}`,
-    'cluster_connections:0',
-    `maxclients:${srv.cfg.maxclients}`,
-    'client_recent_max_input_buffer:0',
-    'client_recent_max_output_buffer:0',
-    'blocked_clients:0',
-    'tracking_clients:0',
-    'clients_in_timeout_table:0',
-  ]);
-  section('memory', 'Memory', () => {
-    // used_memory: what the dataset costs Sabre: arena blocks in use plus the V8 heap in use.
-    const used = arenaUsed + mem.heapUsed;
-    return [
-      `used_memory:${used}`,
-      `used_memory_human:${human(used)}`,
-      `used_memory_rss:${mem.rss}`,
-      `used_memory_rss_human:${human(mem.rss)}`,
-      `used_memory_peak:${used}`,
-      `used_memory_peak_human:${human(used)}`,
-      `used_memory_overhead:${mem.heapUsed}`,
-      `used_memory_dataset:${arenaUsed}`,
-      `arena_used_bytes:${arenaUsed}`,
-      `arena_reserved_bytes:${arenaReserved}`,
-      `heap_used_bytes:${mem.heapUsed}`,
-      `heap_total_bytes:${mem.heapTotal}`,
-      `total_system_memory:${os.totalmem()}`,
-      `total_system_memory_human:${human(os.totalmem())}`,
-      `maxmemory:${srv.cfg.maxmemory}`,
-      `maxmemory_human:${human(srv.cfg.maxmemory)}`,
-      `maxmemory_policy:${srv.cfg.maxmemoryPolicy}`,
-      `mem_fragmentation_ratio:${used > 0 ? (mem.rss / used).toFixed(2) : '0.00'}`,
-      'mem_allocator:sabre-arena',
-      'lazyfree_pending_objects:0',
-    ];
-  });
-  section('persistence', 'Persistence', () => [
-    'loading:0',
-    'async_loading:0',
-    `rdb_changes_since_last_save:0`,
-    'rdb_bgsave_in_progress:0',
-    `rdb_last_save_time:${Math.floor(srv.startTime / 1000)}`,
-    'rdb_last_bgsave_status:ok',
-    'aof_enabled:0',
-    'aof_rewrite_in_progress:0',
-    'aof_rewrite_scheduled:0',
-    'aof_last_bgrewrite_status:ok',
-    'aof_last_write_status:ok',
-  ]);
-  section('stats', 'Stats', () => [
-    `total_connections_received:${srv.stats.totalConnections}`,
-    `total_commands_processed:${srv.stats.totalCommands}`,
-    `instantaneous_ops_per_sec:${srv.stats.instantaneousOps()}`,
-    `total_net_input_bytes:${srv.stats.netInputBytes}`,
-    `total_net_output_bytes:${ClientClass.netOutputBytes}`,
-    `rejected_connections:${srv.stats.rejectedConnections}`,
-    `expired_keys:${srv.expiredKeys()}`,
-    'evicted_keys:0',
-    `keyspace_hits:${srv.stats.keyspaceHits}`,
-    `keyspace_misses:${srv.stats.keyspaceMisses}`,
-    'pubsub_channels:0',
-    'pubsub_patterns:0',
-    `total_error_replies:${srv.stats.errorReplies}`,
-  ]);
-  section('replication', 'Replication', () => [
-    'role:master',
-    'connected_slaves:0',
-    'master_failover_state:no-failover',
-    `master_replid:${srv.runId}`,
-    'master_replid2:0000000000000000000000000000000000000000',
-    'master_repl_offset:0',
-    'second_repl_offset:-1',
-    'repl_backlog_active:0',
-    `repl_backlog_size:${srv.cfg.replBacklogSize}`,
-    'repl_backlog_first_byte_offset:0',
-    'repl_backlog_histlen:0',
-  ]);
-  section('cpu', 'CPU', () => {
-    const u = process.cpuUsage();
-    return [
-      `used_cpu_sys:${(u.system / 1e6).toFixed(6)}`,
-      `used_cpu_user:${(u.user / 1e6).toFixed(6)}`,
-      'used_cpu_sys_children:0.000000',
-      'used_cpu_user_children:0.000000',
-    ];
-  });
-  section('modules', 'Modules', () => []);
-  section('commandstats', 'Commandstats', () => {
-    const lines: string[] = [];
-    for (const s of commandById()) {
-      if (s.calls === 0 && s.rejectedCalls === 0 && s.failedCalls === 0) continue;
-      const per = s.calls > 0 ? (s.usec / s.calls).toFixed(2) : '0.00';
-      lines.push(`cmdstat_${s.name}:calls=${s.calls},usec=${Math.round(s.usec)},usec_per_call=${per},rejected_calls=${s.rejectedCalls},failed_calls=${s.failedCalls}`);
+  switch (name) {
+    case 'server': {
+      const uptime = Math.floor((now - srv.startTime) / 1000);
+      return ['Server', [
+        `redis_version:${REDIS_COMPAT_VERSION}`,
+        'redis_git_sha1:00000000',
+        'redis_git_dirty:0',
+        'redis_build_id:0',
+        'redis_mode:standalone',
+        `os:${os.type()} ${os.release()} ${os.arch() === 'x64' ? 'x86_64' : os.arch()}`,
+        'arch_bits:64',
+        'monotonic_clock:POSIX clock_gettime',
+        'multiplexing_api:epoll',
+        'atomicvar_api:c11-builtin',
+        'gcc_version:0.0.0',
+        `process_id:${process.pid}`,
+        'process_supervised:no',
+        `run_id:${srv.runId}`,
+        `tcp_port:${srv.boundPort()}`,
+        `server_time_usec:${Math.floor((performance.timeOrigin + performance.now()) * 1000)}`,
+        `uptime_in_seconds:${uptime}`,
+        `uptime_in_days:${Math.floor(uptime / 86400)}`,
+        `hz:${srv.cfg.hz}`,
+        `configured_hz:${srv.cfg.hz}`,
+        `lru_clock:${lruClock(now)}`,
+        `executable:${process.argv[1] ?? ''}`,
+        `config_file:${srv.cfg.configFile ?? ''}`,
+        'io_threads_active:0',
+        `sabre_version:${SABRE_VERSION}`,
+        `shards:${srv.shardCount}`,
+      ]];
     }
-    return lines;
-  });
-  section('errorstats', 'Errorstats', () => []);
-  section('cluster', 'Cluster', () => ['cluster_enabled:0']);
-  section('keyspace', 'Keyspace', () => {
-    const lines: string[] = [];
-    for (let db = 0; db < srv.cfg.databases; db++) {
-      const keys = srv.dbSize(db);
-      if (keys > 0) lines.push(`db${db}:keys=${keys},expires=${srv.volatileCount(db)},avg_ttl=0`);
+    case 'clients': {
+      let maxIn = 0, maxOut = 0;
+      for (const cl of srv.clients.values()) {
+        const q = cl.qbuf ? cl.qbuf.length : cl.qbufChunkBytes;
+        if (q > maxIn) maxIn = q;
+        if (cl.outBytes > maxOut) maxOut = cl.outBytes;
+      }
+      return ['Clients', [
+        `connected_clients:${srv.clients.size}`,
+        'cluster_connections:0',
+        `maxclients:${srv.cfg.maxclients}`,
+        `client_recent_max_input_buffer:${maxIn}`,
+        `client_recent_max_output_buffer:${maxOut}`,
+        'blocked_clients:0',
+        'tracking_clients:0',
+        'clients_in_timeout_table:0',
+      ]];
     }
-    return lines;
-  });
-  return out.join('\r\n') + '\r\n';
+    case 'memory': {
+      const mem = process.memoryUsage();
+      const [arenaUsed, arenaReserved] = srv.arenaBytes();
+      // used_memory: what the dataset costs Sabre: arena blocks in use plus the V8 heap in use.
+      const used = arenaUsed + mem.heapUsed;
+      if (used > usedMemoryPeak) usedMemoryPeak = used;
+      const peak = usedMemoryPeak;
+      const total = os.totalmem();
+      const maxmemory = srv.cfg.maxmemory;
+      const frag = used > 0 ? mem.rss / used : 0;
+      return ['Memory', [
+        `used_memory:${used}`,
+        `used_memory_human:${human(used)}`,
+        `used_memory_rss:${mem.rss}`,
+        `used_memory_rss_human:${human(mem.rss)}`,
+        `used_memory_peak:${peak}`,
+        `used_memory_peak_human:${human(peak)}`,
+        `used_memory_peak_perc:${((used * 100) / peak).toFixed(2)}%`,
+        `used_memory_overhead:${mem.heapUsed}`,
+        'used_memory_startup:0',
+        `used_memory_dataset:${arenaUsed}`,
+        `used_memory_dataset_perc:${((arenaUsed * 100) / used).toFixed(2)}%`,
+        `allocator_allocated:${used}`,
+        `allocator_active:${arenaReserved + mem.heapTotal}`,
+        `allocator_resident:${mem.rss}`,
+        `total_system_memory:${total}`,
+        `total_system_memory_human:${human(total)}`,
+        'used_memory_lua:0',
+        'used_memory_vm_eval:0',
+        'used_memory_lua_human:0B',
+        'used_memory_scripts_eval:0',
+        'number_of_cached_scripts:0',
+        'number_of_functions:0',
+        'number_of_libraries:0',
+        'used_memory_vm_functions:0',
+        'used_memory_vm_total:0',
+        'used_memory_vm_total_human:0B',
+        'used_memory_functions:0',
+        'used_memory_scripts:0',
+        'used_memory_scripts_human:0B',
+        `maxmemory:${maxmemory}`,
+        `maxmemory_human:${human(maxmemory)}`,
+        `maxmemory_policy:${srv.cfg.maxmemoryPolicy}`,
+        'allocator_frag_ratio:1.00',
+        'allocator_frag_bytes:0',
+        'allocator_rss_ratio:1.00',
+        'allocator_rss_bytes:0',
+        'rss_overhead_ratio:1.00',
+        'rss_overhead_bytes:0',
+        `mem_fragmentation_ratio:${frag.toFixed(2)}`,
+        `mem_fragmentation_bytes:${mem.rss - used}`,
+        'mem_not_counted_for_evict:0',
+        'mem_replication_backlog:0',
+        'mem_total_replication_buffers:0',
+        'mem_clients_slaves:0',
+        'mem_clients_normal:0',
+        'mem_cluster_links:0',
+        'mem_aof_buffer:0',
+        'mem_allocator:sabre-arena',
+        'active_defrag_running:0',
+        'lazyfree_pending_objects:0',
+        'lazyfreed_objects:0',
+        `arena_used_bytes:${arenaUsed}`,
+        `arena_reserved_bytes:${arenaReserved}`,
+        `heap_used_bytes:${mem.heapUsed}`,
+        `heap_total_bytes:${mem.heapTotal}`,
+      ]];
+    }
+    case 'persistence':
+      return ['Persistence', [
+        'loading:0',
+        'async_loading:0',
+        'current_cow_peak:0',
+        'current_cow_size:0',
+        'current_cow_size_age:0',
+        'current_fork_perc:0.00',
+        'current_save_keys_processed:0',
+        'current_save_keys_total:0',
+        `rdb_changes_since_last_save:${srv.ctx.dirty}`,
+        'rdb_bgsave_in_progress:0',
+        `rdb_last_save_time:${Math.floor(srv.startTime / 1000)}`,
+        'rdb_last_bgsave_status:ok',
+        'rdb_last_bgsave_time_sec:-1',
+        'rdb_current_bgsave_time_sec:-1',
+        'rdb_saves:0',
+        'rdb_last_cow_size:0',
+        'rdb_last_load_keys_expired:0',
+        'rdb_last_load_keys_loaded:0',
+        `aof_enabled:${srv.cfg.appendonly ? 1 : 0}`,
+        'aof_rewrite_in_progress:0',
+        'aof_rewrite_scheduled:0',
+        'aof_last_rewrite_time_sec:-1',
+        'aof_current_rewrite_time_sec:-1',
+        'aof_last_bgrewrite_status:ok',
+        'aof_rewrites:0',
+        'aof_rewrites_consecutive_failures:0',
+        'aof_last_write_status:ok',
+        'aof_last_cow_size:0',
+        'module_fork_in_progress:0',
+        'module_fork_last_cow_size:0',
+      ]];
+    case 'stats': {
+      const st = srv.stats;
+      return ['Stats', [
+        `total_connections_received:${st.totalConnections}`,
+        `total_commands_processed:${st.totalCommands}`,
+        `instantaneous_ops_per_sec:${st.instantaneousOps()}`,
+        `total_net_input_bytes:${st.netInputBytes}`,
+        `total_net_output_bytes:${ClientClass.netOutputBytes}`,
+        'total_net_repl_input_bytes:0',
+        'total_net_repl_output_bytes:0',
+        'instantaneous_input_kbps:0.00',
+        'instantaneous_output_kbps:0.00',
+        'instantaneous_input_repl_kbps:0.00',
+        'instantaneous_output_repl_kbps:0.00',
+        `rejected_connections:${st.rejectedConnections}`,
+        'sync_full:0',
+        'sync_partial_ok:0',
+        'sync_partial_err:0',
+        `expired_keys:${srv.expiredKeys()}`,
+        'expired_stale_perc:0.00',
+        'expired_time_cap_reached_count:0',
+        'expire_cycle_cpu_milliseconds:0',
+        'evicted_keys:0',
+        'evicted_clients:0',
+        'total_eviction_exceeded_time:0',
+        'current_eviction_exceeded_time:0',
+        `keyspace_hits:${st.keyspaceHits}`,
+        `keyspace_misses:${st.keyspaceMisses}`,
+        'pubsub_channels:0',
+        'pubsub_patterns:0',
+        'pubsubshard_channels:0',
+        'latest_fork_usec:0',
+        'total_forks:0',
+        'migrate_cached_sockets:0',
+        'slave_expires_tracked_keys:0',
+        'active_defrag_hits:0',
+        'active_defrag_misses:0',
+        'active_defrag_key_hits:0',
+        'active_defrag_key_misses:0',
+        'total_active_defrag_time:0',
+        'current_active_defrag_time:0',
+        'tracking_total_keys:0',
+        'tracking_total_items:0',
+        'tracking_total_prefixes:0',
+        'unexpected_error_replies:0',
+        `total_error_replies:${st.errorReplies}`,
+        'dump_payload_sanitizations:0',
+        'total_reads_processed:0',
+        'total_writes_processed:0',
+        'io_threaded_reads_processed:0',
+        'io_threaded_writes_processed:0',
+        'reply_buffer_shrinks:0',
+        'reply_buffer_expands:0',
+      ]];
+    }
+    case 'replication':
+      return ['Replication', [
+        'role:master',
+        'connected_slaves:0',
+        'master_failover_state:no-failover',
+        `master_replid:${srv.runId}`,
+        'master_replid2:0000000000000000000000000000000000000000',
+        'master_repl_offset:0',
+        'second_repl_offset:-1',
+        'repl_backlog_active:0',
+        `repl_backlog_size:${srv.cfg.replBacklogSize}`,
+        'repl_backlog_first_byte_offset:0',
+        'repl_backlog_histlen:0',
+      ]];
+    case 'cpu': {
+      // Node reports the process; the io thread's own share is not available on Node 20.
+      const u = process.cpuUsage();
+      const sys = (u.system / 1e6).toFixed(6), user = (u.user / 1e6).toFixed(6);
+      return ['CPU', [
+        `used_cpu_sys:${sys}`,
+        `used_cpu_user:${user}`,
+        'used_cpu_sys_children:0.000000',
+        'used_cpu_user_children:0.000000',
+        `used_cpu_sys_main_thread:${sys}`,
+        `used_cpu_user_main_thread:${user}`,
+      ]];
+    }
+    case 'modules':
+      return ['Modules', []];
+    case 'commandstats': {
+      const lines: string[] = [];
+      for (const s of commandById()) {
+        if (s.calls === 0 && s.rejectedCalls === 0 && s.failedCalls === 0) continue;
+        const usec = Math.floor(s.usec);
+        const per = s.calls > 0 ? (usec / s.calls).toFixed(2) : '0.00';
+        lines.push(`cmdstat_${s.name}:calls=${s.calls},usec=${usec},usec_per_call=${per},rejected_calls=${s.rejectedCalls},failed_calls=${s.failedCalls}`);
+      }
+      return ['Commandstats', lines];
+    }
+    case 'errorstats': {
+      // Redis keeps them in a radix tree: sorted by prefix bytes.
+      const prefixes = [...srv.errorStats.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return ['Errorstats', prefixes.map((p) => `errorstat_${p}:count=${srv.errorStats.get(p)}`)];
+    }
+    case 'latencystats': {
+      // Sabre keeps no per-command latency histogram yet: every percentile is the mean.
+      const lines: string[] = [];
+      for (const s of commandById()) {
+        if (s.calls === 0) continue;
+        const mean = (s.usec / s.calls).toFixed(3);
+        lines.push(`latency_percentiles_usec_${s.name}:p50=${mean},p99=${mean},p99.9=${mean}`);
+      }
+      return ['Latencystats', lines];
+    }
+    case 'cluster':
+      return ['Cluster', ['cluster_enabled:0']];
+    case 'keyspace': {
+      const lines: string[] = [];
+      for (let db = 0; db < srv.cfg.databases; db++) {
+        const keys = srv.dbSize(db);
+        if (keys > 0) lines.push(`db${db}:keys=${keys},expires=${srv.volatileCount(db)},avg_ttl=0`);
+      }
+      return ['Keyspace', lines];
+    }
+  }
 }

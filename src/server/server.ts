@@ -11,7 +11,7 @@ import { Client, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT } from './client';
 import { RequestParser, PARSE_ERROR, PARSE_INCOMPLETE } from '../protocol/resp-parser';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { ExecContext } from '../commands/context';
-import { CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
+import { CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_SKIP_SLOWLOG, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
 import { Executor } from '../shard/executor';
 import { Arena } from '../store/arena';
 import { Keyspace } from '../store/keyspace';
@@ -392,7 +392,6 @@ export class Server {
       return false;
     }
     client.lastCmd = spec.name;
-    spec.calls++;
     const route = this.route[spec.id];
     if (route === ROUTE_LOCAL) {
       const w = this.w, start = w.len;
@@ -406,7 +405,7 @@ export class Server {
       this.local[spec.id]!(this, client, this.ctx, spec);
       const usec = (performance.now() - t0) * 1000;
       this.accountCommand(spec.id, usec, w.buf, start, w.len);
-      this.slowlog.maybeAdd(this, client, this.ctx, usec);
+      if ((spec.flags & CMD_SKIP_SLOWLOG) === 0) this.slowlog.maybeAdd(this, client, this.ctx, usec);
       w.resp = client.resp;
       const nowSilent = client.replyMode !== REPLY_ON;
       if (nowSilent) w.len = start;
@@ -509,6 +508,8 @@ export class Server {
   /** Command statistics after a command ran: time, and failed_calls when it answered an error. */
   accountCommand(cmdId: number, usec: number, reply: Uint8Array, start: number, end: number): void {
     const spec = this.specs[cmdId];
+    // Counted after the command ran, as Redis's call() does (INFO does not see itself).
+    spec.calls++;
     spec.usec += usec;
     if (end > start && reply[start] === 0x2d) {
       spec.failedCalls++;

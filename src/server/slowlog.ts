@@ -1,47 +1,80 @@
-/** SLOWLOG: commands whose execution took longer than slowlog-log-slower-than µs (Redis's slowlog.c). */
+/**
+ * SLOWLOG: commands whose execution took at least slowlog-log-slower-than µs
+ * (Redis's slowlog.c). Entries are newest first and trimmed to slowlog-max-len when
+ * one is added; ids keep counting across SLOWLOG RESET. Arguments are kept as
+ * bytes, truncated as Redis does (32 arguments, 128 bytes each), with passwords
+ * redacted as Redis's redactClientCommandArgument does.
+ */
 import type { Server } from './server';
 import type { Client } from './client';
 import type { ExecContext } from '../commands/context';
 import type { CommandSpec } from '../commands/table';
-import { replyHelp } from './local-commands';
+import { int64Arg, replyHelp, subcommandSyntaxError } from './local-commands';
 
-const SLOWLOG_ENTRY_MAX_ARGC = 32;
-const SLOWLOG_ENTRY_MAX_STRING = 128;
+export const SLOWLOG_ENTRY_MAX_ARGC = 32;
+export const SLOWLOG_ENTRY_MAX_STRING = 128;
 
-interface Entry { id: number; time: number; duration: number; argv: string[]; peer: string; name: string }
+const REDACTED = Buffer.from('(redacted)');
+
+export interface SlowlogEntry {
+  id: number;
+  /** Unix time in seconds. */
+  time: number;
+  /** Execution time in µs. */
+  duration: number;
+  argv: (string | Buffer)[];
+  peer: string;
+  name: string;
+}
 
 export class Slowlog {
-  private entries: Entry[] = [];
+  private entries: SlowlogEntry[] = [];
   private nextId = 0;
 
-  /** Record a command if it was slow enough (durationUs in µs). */
+  /**
+   * Record the command in ctx if it ran for at least slowlog-log-slower-than µs
+   * (a negative threshold disables the log). Called after every io-thread command.
+   */
   maybeAdd(srv: Server, cl: Client, c: ExecContext, durationUs: number): void {
     const t = srv.cfg.slowlogLogSlowerThan;
     if (t < 0 || durationUs < t) return;
-    const argc = Math.min(c.argc, SLOWLOG_ENTRY_MAX_ARGC);
-    const argv: string[] = [];
-    for (let j = 0; j < argc; j++) {
-      if (argc !== c.argc && j === argc - 1) {
-        argv.push(`... (${c.argc - argc + 1} more arguments)`);
+    const argc = c.argc;
+    const n = Math.min(argc, SLOWLOG_ENTRY_MAX_ARGC);
+    const redactFrom = redactedFrom(c);
+    const argv: (string | Buffer)[] = [];
+    for (let j = 0; j < n; j++) {
+      if (n !== argc && j === n - 1) {
+        argv.push(`... (${argc - n + 1} more arguments)`);
         break;
       }
-      const len = c.argLen(j);
+      if (j >= redactFrom && isRedacted(c, j, redactFrom)) {
+        argv.push(REDACTED);
+        continue;
+      }
+      const s = c.argStart[j], len = c.argEnd[j] - s;
       if (len > SLOWLOG_ENTRY_MAX_STRING) {
-        const s = c.buf.toString('latin1', c.argStart[j], c.argStart[j] + SLOWLOG_ENTRY_MAX_STRING);
-        argv.push(`${s}... (${len - SLOWLOG_ENTRY_MAX_STRING} more bytes)`);
-      } else argv.push(c.argString(j));
+        argv.push(Buffer.concat([
+          c.buf.subarray(s, s + SLOWLOG_ENTRY_MAX_STRING),
+          Buffer.from(`... (${len - SLOWLOG_ENTRY_MAX_STRING} more bytes)`),
+        ]));
+      } else {
+        argv.push(Buffer.from(c.buf.subarray(s, s + len)));
+      }
     }
     this.addEntry(srv, argv, durationUs, cl.addr, cl.name);
   }
 
-  /** Add an entry whose arguments were already truncated (shard workers send them so). */
-  addEntry(srv: Server, argv: string[], durationUs: number, peer: string, name: string): void {
-    if (srv.cfg.slowlogLogSlowerThan < 0) return;
-    this.entries.unshift({ id: this.nextId++, time: Math.floor(Date.now() / 1000), duration: Math.round(durationUs), argv, peer, name });
-    if (this.entries.length > srv.cfg.slowlogMaxLen) this.entries.length = srv.cfg.slowlogMaxLen;
-  }
-
-  trim(max: number): void {
+  /** Add an entry whose arguments are already truncated (shard workers format their own). */
+  addEntry(srv: Server, argv: (string | Buffer)[], durationUs: number, peer: string, name: string): void {
+    this.entries.unshift({
+      id: this.nextId++,
+      time: Math.floor(Date.now() / 1000),
+      duration: Math.floor(durationUs),
+      argv,
+      peer,
+      name,
+    });
+    const max = srv.cfg.slowlogMaxLen;
     if (this.entries.length > max) this.entries.length = max;
   }
 
@@ -53,27 +86,76 @@ export class Slowlog {
     return this.entries.length;
   }
 
-  list(count: number): Entry[] {
-    return count < 0 ? this.entries : this.entries.slice(0, count);
+  /** The newest `count` entries. */
+  list(count: number): readonly SlowlogEntry[] {
+    return count >= this.entries.length ? this.entries : this.entries.slice(0, count);
   }
 }
+
+/**
+ * First argument index from which some arguments are passwords, or Infinity:
+ * AUTH (all arguments), HELLO (the two after AUTH), CONFIG SET of requirepass or
+ * masterauth (their values).
+ */
+function redactedFrom(c: ExecContext): number {
+  if (c.argIs(0, 'auth')) return 1;
+  if (c.argIs(0, 'hello')) return 2;
+  if (c.argIs(0, 'config') && c.argc > 2 && c.argIs(1, 'set')) return 3;
+  return Infinity;
+}
+
+function isRedacted(c: ExecContext, j: number, from: number): boolean {
+  if (from === 1) return true; // AUTH
+  if (c.argIs(0, 'hello')) {
+    // HELLO <ver> ... AUTH <user> <pass>: options are pairs/triples parsed left to right.
+    for (let k = 2; k < c.argc; k++) {
+      if (c.argIs(k, 'auth') && c.argc - 1 - k >= 2) {
+        if (j === k + 1 || j === k + 2) return true;
+        k += 2;
+      } else if (c.argIs(k, 'setname')) k++;
+    }
+    return false;
+  }
+  // CONFIG SET name value [name value ...]
+  return (j - from) % 2 === 0 && (c.argIs(j - 1, 'requirepass') || c.argIs(j - 1, 'masterauth'));
+}
+
+const SLOWLOG_HELP = [
+  'GET [<count>]',
+  '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
+  '    Entries are made of:',
+  '    id, timestamp, time in microseconds, arguments array, client IP and port,',
+  '    client name',
+  'LEN',
+  '    Return the length of the slowlog.',
+  'RESET',
+  '    Reset the slowlog.',
+];
 
 export function slowlogCommand(srv: Server, c: ExecContext, spec: CommandSpec): void {
   const w = c.w;
   const log = srv.slowlog;
-  log.trim(srv.cfg.slowlogMaxLen);
   switch (spec.name) {
-    case 'slowlog|len': w.integer(log.length); return;
-    case 'slowlog|reset': log.reset(); w.ok(); return;
+    case 'slowlog|len':
+      w.integer(log.length);
+      return;
+    case 'slowlog|reset':
+      log.reset();
+      w.ok();
+      return;
     case 'slowlog|get': {
+      if (c.argc > 3) {
+        subcommandSyntaxError(c);
+        return;
+      }
       let count = 10;
       if (c.argc === 3) {
-        const s = c.argString(2);
-        if (!/^-?\d+$/.test(s) || Number(s) < -1) {
+        const n = int64Arg(c, 2);
+        if (n === null || n < -1) {
           w.error('ERR count should be greater than or equal to -1');
           return;
         }
-        count = Number(s);
+        count = n === -1 ? log.length : n;
       }
       const list = log.list(count);
       w.arrayHeader(list.length);
@@ -83,26 +165,17 @@ export function slowlogCommand(srv: Server, c: ExecContext, spec: CommandSpec): 
         w.integer(e.time);
         w.integer(e.duration);
         w.arrayHeader(e.argv.length);
-        for (const a of e.argv) w.bulkString(a);
+        for (const a of e.argv) {
+          if (typeof a === 'string') w.bulkString(a);
+          else w.bulk(a, 0, a.length);
+        }
         w.bulkString(e.peer);
         w.bulkString(e.name);
       }
       return;
     }
     case 'slowlog|help':
-      replyHelp(c, [
-        'SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-        'GET [<count>]',
-        '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
-        '    Entries are made of:',
-        '    id, timestamp, time in microseconds, arguments array, client IP and port,',
-        '    client name',
-        'LEN',
-        '    Return the length of the slowlog.',
-        'RESET',
-        '    Reset the slowlog.',
-        'HELP',
-        '    Print this help.',
-      ]);
+      replyHelp(c, SLOWLOG_HELP);
+      return;
   }
 }

@@ -98,7 +98,7 @@ function spawnTracked(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: 
   return proc;
 }
 
-/** Resolves true when a RESP PING on a fresh connection answers +PONG. */
+/** Resolves true when a RESP PING on a fresh connection answers +PONG (or -NOAUTH: a server with requirepass is up too). */
 function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ port, host: '127.0.0.1' });
@@ -112,7 +112,7 @@ function pingOnce(port: number): Promise<boolean> {
     sock.once('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
     sock.on('data', (d) => {
       got += d.toString('latin1');
-      if (got.includes('\r\n')) done(got === '+PONG\r\n');
+      if (got.includes('\r\n')) done(got === '+PONG\r\n' || got.startsWith('-NOAUTH'));
     });
     sock.once('close', () => done(false));
   });
