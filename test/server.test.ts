@@ -220,6 +220,27 @@ describe('connections', () => {
   }, 60000);
 });
 
+describe('CLIENT SETINFO (Redis 7.2, sent by node-redis on connect)', () => {
+  let srv: ServerHandle;
+  beforeAll(async () => {
+    srv = await startSabre(['--shards', '0']);
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('accepts LIB-NAME/LIB-VER and rejects bad input with Redis 7.2 texts', async () => {
+    const c = await RawClient.connect(srv.port);
+    const ask = async (...a: string[]) => { c.send(encodeCommand(a)); return (await c.readReply()).toString('latin1'); };
+    expect(await ask('CLIENT', 'SETINFO', 'lib-name', 'my-lib')).toBe('+OK\r\n');
+    expect(await ask('CLIENT', 'SETINFO', 'LIB-VER', '1.2.3')).toBe('+OK\r\n');
+    expect(await ask('CLIENT', 'SETINFO', 'Lib-Name', 'a b')).toBe('-ERR Lib-Name cannot contain spaces, newlines or special characters.\r\n');
+    expect(await ask('CLIENT', 'SETINFO', 'foo', 'x')).toBe("-ERR Unrecognized option 'foo'\r\n");
+    expect(await ask('CLIENT', 'SETINFO', 'lib-name')).toBe("-ERR wrong number of arguments for 'client|setinfo' command\r\n");
+    c.close();
+  });
+});
+
 describe('start-up', () => {
   it('stops with the file, line and reason on a bad directive', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sabre-conf-'));

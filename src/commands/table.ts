@@ -30,7 +30,7 @@ export const ENABLED_COMMANDS: readonly string[] = [
   // connection and server
   'ping', 'echo', 'hello', 'auth', 'select', 'quit', 'reset',
   'client|id', 'client|setname', 'client|getname', 'client|list', 'client|info', 'client|kill',
-  'client|reply', 'client|no-evict', 'client|pause', 'client|unpause', 'client|unblock', 'client|help',
+  'client|setinfo', 'client|reply', 'client|no-evict', 'client|pause', 'client|unpause', 'client|unblock', 'client|help',
   'info',
   'command', 'command|count', 'command|info', 'command|docs', 'command|getkeys',
   'command|getkeysandflags', 'command|list', 'command|help',
@@ -257,9 +257,37 @@ export function compileCommand(raw: RawCommand, parent: CommandSpec | null = nul
   };
 }
 
+/** Enabled commands that Redis 7.0.15 lacks (added from later Redis versions). */
+export const LATER_REDIS_COMMANDS: ReadonlySet<string> = new Set(['client|setinfo']);
+
+/**
+ * Commands newer than 7.0.15 that Sabre implements because today's clients send them:
+ * node-redis and others send CLIENT SETINFO (Redis 7.2) on connect. Metadata as 7.2 has it.
+ */
+function addLaterRedisCommands(rawByName: Map<string, RawCommand>): void {
+  const client = rawByName.get('client')!;
+  if (client.subcommands!.some((s) => s.name === 'client|setinfo')) return;
+  const setinfo: RawCommand = {
+    name: 'client|setinfo', arity: 4, flags: ['noscript', 'loading', 'stale'], firstKey: 0, lastKey: 0, keyStep: 0,
+    aclCategories: ['@slow', '@connection'], tips: ['request_policy:all_nodes', 'response_policy:all_succeeded'], keySpecs: [],
+    docs: {
+      summary: 'Sets information specific to the client or connection.', since: '7.2.0', group: 'connection', complexity: 'O(1)',
+      arguments: [{ name: 'attr', type: 'oneof', arguments: [
+        { name: 'libname', type: 'string', token: 'LIB-NAME' },
+        { name: 'libver', type: 'string', token: 'LIB-VER' },
+      ] }],
+    },
+  } as RawCommand;
+  const subs = client.subcommands!.slice();
+  subs.push(setinfo);
+  subs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  rawByName.set('client', { ...client, subcommands: subs });
+}
+
 function buildTable(): void {
   const rawByName = new Map<string, RawCommand>();
   for (const c of REDIS_COMMANDS) rawByName.set(c.name, c);
+  addLaterRedisCommands(rawByName);
   // Group enabled names by top-level command, preserving ENABLED_COMMANDS order.
   const wanted = new Map<string, string[] | null>();
   for (const full of ENABLED_COMMANDS) {

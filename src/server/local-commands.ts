@@ -308,6 +308,25 @@ def('client', (srv, cl, c, spec) => {
     case 'client|setname':
       if (setClientName(cl, c, 2)) w.ok();
       return;
+    case 'client|setinfo': {
+      // Redis 7.2's CLIENT SETINFO LIB-NAME|LIB-VER <value>; an empty value clears it.
+      const attr = c.argString(2);
+      const isName = c.argIs(2, 'lib-name');
+      if (!isName && !c.argIs(2, 'lib-ver')) {
+        w.error(`ERR Unrecognized option '${attr}'`);
+        return;
+      }
+      for (let k = c.argStart[3]; k < c.argEnd[3]; k++) {
+        const b = c.buf[k];
+        if (b < 0x21 || b > 0x7e) {
+          w.error(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
+          return;
+        }
+      }
+      if (isName) cl.libName = c.argString(3); else cl.libVer = c.argString(3);
+      w.ok();
+      return;
+    }
     case 'client|info':
       w.verbatim(clientInfoLine(srv, cl, Date.now()) + '\n');
       return;
