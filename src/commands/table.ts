@@ -3,6 +3,10 @@
 // allocation-free case-insensitive lookup by name bytes, and key extraction
 // (db.c getKeysFromCommandWithSpecs) for routing and COMMAND GETKEYS.
 import { REDIS_COMMANDS } from './redis-commands';
+import { HASH_COMMANDS, HASH_GETKEYS } from './enabled/hash';
+import { LIST_COMMANDS, LIST_GETKEYS } from './enabled/list';
+import { SET_COMMANDS, SET_GETKEYS } from './enabled/set';
+import { ZSET_COMMANDS, ZSET_GETKEYS } from './enabled/zset';
 import {
   type RawCommand, parseAclCategories, parseCommandFlags, parseKeySpecFlags,
   CMD_KEY_NOT_KEY, CMD_KEY_VARIABLE_FLAGS, CMD_KEY_INCOMPLETE,
@@ -49,6 +53,8 @@ export const ENABLED_COMMANDS: readonly string[] = [
   'object|encoding', 'object|freq', 'object|idletime', 'object|refcount', 'object|help',
   // expiry
   'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'expiretime', 'pexpiretime', 'persist',
+  // collections: one file per type under ./enabled
+  ...HASH_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...ZSET_COMMANDS,
 ];
 
 /** A compiled key spec (see RawKeySpec); numbers only, for getKeyPositions. */
@@ -181,6 +187,7 @@ const setGetKeys: GetKeysProc = (_cmd, argc, buf, argStart, argEnd, out, outFlag
 /** Implementations of Redis's getkeys_procs, by the names redis-commands.ts uses. */
 const GETKEYS_PROCS: Record<string, GetKeysProc> = {
   setGetKeys,
+  ...HASH_GETKEYS, ...LIST_GETKEYS, ...SET_GETKEYS, ...ZSET_GETKEYS,
 };
 
 // ---------------------------------------------------------------- building

@@ -180,7 +180,7 @@ function section(srv: Server, name: Section): [string, string[]] {
         'mem_aof_buffer:0',
         'mem_allocator:sabre-arena',
         'active_defrag_running:0',
-        'lazyfree_pending_objects:0',
+        `lazyfree_pending_objects:${srv.lazyFreePending()}`,
         'lazyfreed_objects:0',
         `arena_used_bytes:${arenaUsed}`,
         `arena_reserved_bytes:${arenaReserved}`,

@@ -20,6 +20,7 @@ import { keyHashSlot } from '../util/crc16';
 import { ShardPool } from './shard-pool';
 import { LocalHandler, localHandlers } from './local-commands';
 import { ServerStats } from './stats';
+import { SHARD_SETTING_NAMES, applyShardSetting } from '../shard/settings';
 import { Slowlog } from './slowlog';
 import { commandById as allSpecs } from '../commands/table';
 
@@ -127,6 +128,11 @@ export class Server {
       else if (ALL_SHARD_COMMANDS.has(top)) this.route[s.id] = ROUTE_ALL;
       else if (s.keySpecs.length === 0 && s.getKeysProc === null) this.route[s.id] = ROUTE_ANY;
       else this.route[s.id] = ROUTE_KEYS;
+    }
+    // The io thread runs the store too (inline, and in cross-shard transactions).
+    for (const name of SHARD_SETTING_NAMES) {
+      applyShardSetting(name, cfg.getValue(name) ?? '');
+      cfg.onChange(name, (c) => { applyShardSetting(name, c.getValue(name) ?? ''); });
     }
     this.parser.maxBulkLen = cfg.protoMaxBulkLen;
     cfg.onChange('proto-max-bulk-len', (c) => { this.parser.maxBulkLen = c.protoMaxBulkLen; });
@@ -517,6 +523,14 @@ export class Server {
     }
   }
 
+  /** Big values queued for freeing across shards (INFO lazyfree_pending_objects). */
+  lazyFreePending(): number {
+    const store = this.inlineStore ?? this.pool!.allStore;
+    let n = 0;
+    for (const ks of store.keyspaces) n += ks.lazyFreePending;
+    return n;
+  }
+
   /** Keys with an expiry in db across all shards. */
   volatileCount(db: number): number {
     const store = this.inlineStore ?? this.pool!.allStore;
@@ -568,9 +582,23 @@ export class Server {
     if (store === null) return;
     const ks = store.keyspaces[0];
     ks.cron(1);
+    if (ks.lazyFreePending > 0) this.scheduleLazyFree(ks);
     const period = 1000 / this.cfg.hz;
     const deadline = performance.now() + period * (0.25 + 0.05 * (this.cfg.activeExpireEffort - 1));
     for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, now, deadline);
+  }
+
+  private lazyFreeScheduled = false;
+
+  /** Inline mode: free queued big values in ~1 ms slices between event-loop turns. */
+  private scheduleLazyFree(ks: Keyspace): void {
+    if (this.lazyFreeScheduled) return;
+    this.lazyFreeScheduled = true;
+    setImmediate(() => {
+      this.lazyFreeScheduled = false;
+      ks.lazyFreeStep(performance.now() + 1);
+      if (ks.lazyFreePending > 0) this.scheduleLazyFree(ks);
+    });
   }
 
   expiredKeys(): number {

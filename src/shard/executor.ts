@@ -5,6 +5,10 @@
 import '../commands/strings';
 import '../commands/keys';
 import '../commands/expire';
+import '../commands/hash';
+import '../commands/list';
+import '../commands/set';
+import '../commands/zset';
 import { CommandHandler, ExecContext, handlers } from '../commands/context';
 import { commandById } from '../commands/table';
 

@@ -8,9 +8,21 @@ export const shardSettings = {
   protoMaxBulkLen: 512 * 1024 * 1024,
   maxmemoryPolicy: 'noeviction',
   slowlogLogSlowerThan: 10000,
+  // Collection encodings switch at Redis's thresholds (CONFIG names in SHARD_SETTING_NAMES).
+  hashMaxListpackEntries: 128,
+  hashMaxListpackValue: 64,
+  setMaxIntsetEntries: 512,
+  zsetMaxListpackEntries: 128,
+  zsetMaxListpackValue: 64,
+  listMaxListpackSize: -2,
+  listCompressDepth: 0,
 };
 
-export const SHARD_SETTING_NAMES = ['hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy', 'slowlog-log-slower-than'];
+export const SHARD_SETTING_NAMES = [
+  'hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy', 'slowlog-log-slower-than',
+  'hash-max-listpack-entries', 'hash-max-listpack-value', 'set-max-intset-entries', 'zset-max-listpack-entries',
+  'zset-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth',
+];
 
 export function applyShardSetting(name: string, value: string): void {
   switch (name) {
@@ -19,5 +31,12 @@ export function applyShardSetting(name: string, value: string): void {
     case 'proto-max-bulk-len': shardSettings.protoMaxBulkLen = Number(value); break;
     case 'maxmemory-policy': shardSettings.maxmemoryPolicy = value; break;
     case 'slowlog-log-slower-than': shardSettings.slowlogLogSlowerThan = Number(value); break;
+    case 'hash-max-listpack-entries': shardSettings.hashMaxListpackEntries = Number(value); break;
+    case 'hash-max-listpack-value': shardSettings.hashMaxListpackValue = Number(value); break;
+    case 'set-max-intset-entries': shardSettings.setMaxIntsetEntries = Number(value); break;
+    case 'zset-max-listpack-entries': shardSettings.zsetMaxListpackEntries = Number(value); break;
+    case 'zset-max-listpack-value': shardSettings.zsetMaxListpackValue = Number(value); break;
+    case 'list-max-listpack-size': shardSettings.listMaxListpackSize = Number(value); break;
+    case 'list-compress-depth': shardSettings.listCompressDepth = Number(value); break;
   }
 }

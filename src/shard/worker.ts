@@ -232,6 +232,11 @@ function main(): void {
       cron();
       continue;
     }
+    if (ks.lazyFreePending > 0) {
+      // Idle: free queued big values a millisecond at a time.
+      ks.lazyFreeStep(now + 1);
+      continue;
+    }
     if (now - lastWork < SPIN_MS) continue;
     const token = req.prepareSleep();
     if (token < 0) continue;

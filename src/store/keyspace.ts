@@ -7,7 +7,9 @@
 import { Arena, blockSize } from './arena';
 import { hashBytes, rev32 } from './hash';
 import { copyBytes, equalBytes } from './bytes';
-import { ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_ROOT, LARGE_BLOCK } from '../../native-layout/arena';
+import {
+  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, LARGE_BLOCK,
+} from '../../native-layout/arena';
 import {
   EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
   META_TYPE_MASK, R_EXPIRE_HI, R_EXPIRE_LO, R_HASH, R_HEADER, R_HEADER_EXPIRE, R_KEYLEN, R_META, R_NEXT, R_VALUE,
@@ -29,6 +31,14 @@ export function lruClock(nowMs: number): number {
 /** Frees what a record's value owns outside the record (collections); set by the data-type modules. */
 export type ValueFreer = (ks: Keyspace, addr: number) => void;
 
+/**
+ * Frees part of a queued value (its address) until `deadline` (performance.now() ms);
+ * returns true once the value is entirely freed.
+ */
+export type ValueStepFreer = (ks: Keyspace, value: number, deadline: number) => boolean;
+
+const LAZYFREE_NODE = 12;
+
 export class Keyspace {
   readonly arena: Arena;
   readonly dbCount: number;
@@ -44,6 +54,8 @@ export class Keyspace {
 
   /** Hooks by type for values stored outside the record. */
   static valueFreers: (ValueFreer | null)[] = [null, null, null, null, null];
+  /** Step freers by type, for values put on the lazy-free queue. */
+  static valueStepFreers: (ValueStepFreer | null)[] = [null, null, null, null, null];
 
   /** Keys removed by expiry, kept in the arena header so the io thread can read it. */
   get expiredKeys(): number {
@@ -200,6 +212,39 @@ export class Keyspace {
       copyBytes(u8, vo, vo + (oldLen < valueWord ? oldLen : valueWord), this.u8(n), this.keyOffset(n) + klen);
     }
     return n;
+  }
+
+  // ---- lazy free ----------------------------------------------------------------------
+
+  /** Queue a big value (of `type`, at `value`) to be freed in steps by the owning shard. */
+  lazyFree(type: number, value: number): void {
+    const node = this.arena.alloc(LAZYFREE_NODE);
+    const u32 = this.u32(node), w = Keyspace.off(node) >>> 2;
+    const h = this.arena.hdr;
+    u32[w] = h[H_LAZYFREE_HEAD];
+    u32[w + 1] = type;
+    u32[w + 2] = value;
+    h[H_LAZYFREE_HEAD] = node;
+    h[H_LAZYFREE_COUNT]++;
+  }
+
+  get lazyFreePending(): number {
+    return this.arena.hdr[H_LAZYFREE_COUNT];
+  }
+
+  /** Free queued values until `deadline` (performance.now() ms). */
+  lazyFreeStep(deadline: number): void {
+    const h = this.arena.hdr;
+    while (h[H_LAZYFREE_HEAD] !== 0 && performance.now() < deadline) {
+      const node = h[H_LAZYFREE_HEAD] >>> 0;
+      const u32 = this.u32(node), w = Keyspace.off(node) >>> 2;
+      const stepper = Keyspace.valueStepFreers[u32[w + 1]];
+      if (stepper === null || stepper(this, u32[w + 2], deadline)) {
+        h[H_LAZYFREE_HEAD] = u32[w];
+        h[H_LAZYFREE_COUNT]--;
+        this.arena.free(node, LAZYFREE_NODE);
+      }
+    }
   }
 
   // ---- dict ---------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+/**
+ * hash commands, with values stored in the shard arena (see native-layout/).
+ * Handlers register with defineCommand() and are enabled in ./enabled/hash.ts.
+ */
+export {};

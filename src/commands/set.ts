@@ -1,0 +1,5 @@
+/**
+ * set commands, with values stored in the shard arena (see native-layout/).
+ * Handlers register with defineCommand() and are enabled in ./enabled/set.ts.
+ */
+export {};
