@@ -488,20 +488,27 @@ export class Keyspace {
     const vlen = ve - vs;
     const enc = vlen <= EMBSTR_LIMIT ? ENC_EMBSTR : ENC_RAW;
     if (addr !== 0) {
-      const oldExpire = this.expireAt(addr);
+      // Header words read once: this is the hot path of SET on an existing key.
+      const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+      const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+      const kw = u32[w + 3];
+      const hasExpire = (kw & FLAG_HAS_EXPIRE) !== 0;
+      const oldExpire = hasExpire ? u32[w + 6] * TWO32 + u32[w + 5] : -1;
       const newExpire = keepTtl ? oldExpire : expireMs;
-      if (this.type(addr) === TYPE_STRING && (oldExpire >= 0) === (newExpire >= 0)
-        && blockSize(this.recordSize(addr)) === blockSize(this.recordSize(addr) - this.valueWord(addr) + vlen)) {
-        // Same block and layout: overwrite the value in place.
-        const u32 = this.u32(addr), w = Keyspace.off(addr) >>> 2;
-        u32[w + 2] = TYPE_STRING | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
-        u32[w + 4] = vlen;
-        if (newExpire >= 0) {
-          u32[w + 5] = newExpire % TWO32;
-          u32[w + 6] = Math.floor(newExpire / TWO32);
+      if ((u32[w + 2] & META_TYPE_MASK) === TYPE_STRING && hasExpire === (newExpire >= 0)) {
+        const head = (hasExpire ? R_HEADER_EXPIRE : R_HEADER) + (kw & KEYLEN_MASK);
+        const cur = head + u32[w + 4], want = head + vlen;
+        if (cur === want || blockSize(cur) === blockSize(want)) {
+          // Same block and layout: overwrite the value in place.
+          u32[w + 2] = TYPE_STRING | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
+          u32[w + 4] = vlen;
+          if (newExpire >= 0) {
+            u32[w + 5] = newExpire % TWO32;
+            u32[w + 6] = Math.floor(newExpire / TWO32);
+          }
+          copyBytes(val, vs, ve, this.arena.u8[addr >>> ADDR_OFFSET_BITS]!, (w << 2) + head);
+          return addr;
         }
-        copyBytes(val, vs, ve, this.u8(addr), this.valueOffset(addr));
-        return addr;
       }
       const n = this.newRecord(hash, TYPE_STRING, enc, key, ks, ke, vlen, newExpire, nowMs);
       copyBytes(val, vs, ve, this.u8(n), this.valueOffset(n));
