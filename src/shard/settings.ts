@@ -9,7 +9,7 @@ export const shardSettings = {
   maxmemoryPolicy: 'noeviction',
   slowlogLogSlowerThan: 10000,
   // Collection encodings switch at Redis's thresholds (CONFIG names in SHARD_SETTING_NAMES).
-  hashMaxListpackEntries: 128,
+  hashMaxListpackEntries: 512, // this Redis 7.0.15 build's default (CONFIG GET on the reference)
   hashMaxListpackValue: 64,
   setMaxIntsetEntries: 512,
   zsetMaxListpackEntries: 128,

@@ -5,5 +5,8 @@
  */
 import type { GetKeysProc } from '../table';
 
-export const HASH_COMMANDS: readonly string[] = [];
+export const HASH_COMMANDS: readonly string[] = [
+  'hset', 'hsetnx', 'hget', 'hmget', 'hmset', 'hdel', 'hexists', 'hlen', 'hstrlen', 'hkeys', 'hvals', 'hgetall',
+  'hincrby', 'hincrbyfloat', 'hrandfield', 'hscan',
+];
 export const HASH_GETKEYS: Record<string, GetKeysProc> = {};
