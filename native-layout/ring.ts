@@ -36,6 +36,7 @@ export const KIND_PARK = 2; // cross-shard transaction: ack with REPLY_PARKED, w
 export const KIND_CONTROL = 3; // argv is a control message (config change, shutdown)
 export const FLAG_NO_REPLY = 1; // CLIENT REPLY OFF/SKIP: reply record carries no bytes
 export const FLAG_LARGE = 2; // the args arrive as one message on the side port
+export const FLAG_RETRY = 4; // a blocked client's retry (ExecContext.retry)
 
 /**
  * Reply record (shard -> io thread):
@@ -54,4 +55,5 @@ export const REPLY_DATA = 1;
 export const REPLY_PARKED = 2; // seq holds the transaction id
 export const REPLY_LARGE = 3; // payload is the next message on the side port
 export const REPLY_CONTROL = 4; // payload is a control answer (JSON)
+export const REPLY_BLOCKED = 6; // a blocking command found no data: the io thread blocks the client
 export const REPLY_SLOWLOG = 5; // payload is a JSON array of the slow command's (truncated) arguments; seq/client as the command's

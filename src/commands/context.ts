@@ -20,6 +20,10 @@ export class ExecContext {
   now = 0;
   /** Writes to the dataset, for INFO/SAVE bookkeeping (Redis's server.dirty). */
   dirty = 0;
+  /** Set by a blocking command's handler that found nothing to serve (it writes no reply). */
+  blocked = false;
+  /** This run is a blocked client's retry after a write to one of its keys. */
+  retry = false;
 
   constructor(store: Store, w: ReplyWriter) {
     this.store = store;

@@ -7,6 +7,8 @@ import { HASH_COMMANDS, HASH_GETKEYS } from './enabled/hash';
 import { LIST_COMMANDS, LIST_GETKEYS } from './enabled/list';
 import { SET_COMMANDS, SET_GETKEYS } from './enabled/set';
 import { ZSET_COMMANDS, ZSET_GETKEYS } from './enabled/zset';
+import { BLOCKING_COMMANDS } from './enabled/blocking';
+import { SORT_COMMANDS, SORT_GETKEYS } from './enabled/sort';
 import {
   type RawCommand, parseAclCategories, parseCommandFlags, parseKeySpecFlags,
   CMD_KEY_NOT_KEY, CMD_KEY_VARIABLE_FLAGS, CMD_KEY_INCOMPLETE,
@@ -54,7 +56,7 @@ export const ENABLED_COMMANDS: readonly string[] = [
   // expiry
   'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'expiretime', 'pexpiretime', 'persist',
   // collections: one file per type under ./enabled
-  ...HASH_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...ZSET_COMMANDS,
+  ...HASH_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...ZSET_COMMANDS, ...BLOCKING_COMMANDS, ...SORT_COMMANDS,
 ];
 
 /** A compiled key spec (see RawKeySpec); numbers only, for getKeyPositions. */
@@ -187,7 +189,7 @@ const setGetKeys: GetKeysProc = (_cmd, argc, buf, argStart, argEnd, out, outFlag
 /** Implementations of Redis's getkeys_procs, by the names redis-commands.ts uses. */
 const GETKEYS_PROCS: Record<string, GetKeysProc> = {
   setGetKeys,
-  ...HASH_GETKEYS, ...LIST_GETKEYS, ...SET_GETKEYS, ...ZSET_GETKEYS,
+  ...HASH_GETKEYS, ...LIST_GETKEYS, ...SET_GETKEYS, ...ZSET_GETKEYS, ...SORT_GETKEYS,
 };
 
 // ---------------------------------------------------------------- building

@@ -5,6 +5,7 @@
  * went to several shards are written in sequence order).
  */
 import type { Socket } from 'node:net';
+import type { BlockedCommand } from './blocking';
 
 export const REPLY_ON = 0;
 export const REPLY_OFF = 1;
@@ -55,6 +56,10 @@ export class Client {
   paused = false;
   /** Input held back by CLIENT PAUSE. */
   postponed = false;
+  /** Input held back while a blocking command is unresolved. */
+  holdInput = false;
+  /** The blocking command this client waits on, if any. */
+  block: BlockedCommand | null = null;
 
   constructor(id: number, sock: Socket, authenticated: boolean) {
     this.id = id;

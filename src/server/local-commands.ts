@@ -376,12 +376,12 @@ def('client', (srv, cl, c, spec) => {
         w.error('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
         return;
       }
-      if (int64Arg(c, 2) === null) {
+      const id = int64Arg(c, 2);
+      if (id === null) {
         w.error(ERR_NOT_INTEGER);
         return;
       }
-      // No blocking commands yet, so no client is ever blocked.
-      w.integer(0);
+      w.integer(srv.blocking.unblock(id, c.argc === 4 && c.argIs(3, 'error')));
       return;
     }
     case 'client|help':

@@ -11,7 +11,7 @@ import { Client, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT } from './client';
 import { RequestParser, PARSE_ERROR, PARSE_INCOMPLETE } from '../protocol/resp-parser';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { ExecContext } from '../commands/context';
-import { CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_SKIP_SLOWLOG, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
+import { CMD_BLOCKING, CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_SKIP_SLOWLOG, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
 import { Executor } from '../shard/executor';
 import { Arena } from '../store/arena';
 import { Keyspace } from '../store/keyspace';
@@ -22,6 +22,7 @@ import { LocalHandler, localHandlers } from './local-commands';
 import { ServerStats } from './stats';
 import { SHARD_SETTING_NAMES, applyShardSetting } from '../shard/settings';
 import { Slowlog } from './slowlog';
+import { BlockedCommand, BlockingManager } from './blocking';
 import { commandById as allSpecs } from '../commands/table';
 
 /** How the io thread handles a command. */
@@ -36,6 +37,9 @@ export class Server {
   readonly cfg: Config;
   readonly stats = new ServerStats();
   readonly slowlog = new Slowlog();
+  readonly blocking = new BlockingManager(this);
+  /** Writer for replies produced outside a client's own batch (blocked clients served or timed out). */
+  private readonly sideW = new ReplyWriter(16 * 1024);
   readonly clients = new Map<number, Client>();
   readonly startTime = Date.now();
   readonly runId: string;
@@ -212,6 +216,7 @@ export class Server {
   freeClient(client: Client): void {
     if (client.closed) return;
     client.closed = true;
+    this.blocking.drop(client);
     this.clients.delete(client.id);
     client.sock.destroy();
   }
@@ -231,7 +236,7 @@ export class Server {
     client.lastInteraction = Date.now();
     this.stats.netInputBytes += chunk.length;
     let buf: Buffer;
-    if (client.postponed) {
+    if (client.postponed || client.holdInput) {
       client.qbuf = client.qbuf === null ? Buffer.from(chunk) : Buffer.concat([client.qbuf, chunk]);
       if (client.qbuf.length > this.cfg.clientQueryBufferLimit) this.queryBufferOverflow(client);
       return;
@@ -314,6 +319,11 @@ export class Server {
         client.qbuf = Buffer.from(buf.subarray(cmdStart));
         client.postponed = true;
         this.postponed.push(client);
+        break;
+      }
+      if (client.holdInput) {
+        // A blocking command is unresolved: the rest waits, as Redis waits with a blocked client.
+        if (pos < end) client.qbuf = Buffer.from(buf.subarray(pos));
         break;
       }
     }
@@ -435,19 +445,38 @@ export class Server {
       this.deliver(client, seq, w.buf, start, w.len, true);
       return this.afterReplyMode(client);
     }
+    const blocking = (spec.flags & CMD_BLOCKING) !== 0;
+    if (blocking) this.blocking.begin(client, seq, silent, spec, buf, as, ae, argc);
     if (this.pool === null) {
       this.runInline(client, seq, silent, spec, buf, as, ae, argc);
+    } else if (!this.routeToShards(client, seq, silent, spec, buf, as, ae, argc, route)) {
+      if (blocking) this.blocking.served(client, false);
       return this.afterReplyMode(client);
     }
-    // Worker mode: find the shard(s).
+    // Clients blocked on keys this command writes get their turn right after it.
+    if (this.blocking.active && (spec.flags & CMD_WRITE) !== 0 && !(blocking && client.block?.keys)) {
+      if (route === ROUTE_ALL) this.blocking.signalAll();
+      else this.blocking.signalCommandKeys(client.db, spec, buf, as, ae, argc);
+    }
+    return this.afterReplyMode(client);
+  }
+
+  /** Worker mode: put a data command in its shard's ring, or start a transaction over several. */
+  private routeToShards(client: Client, seq: number, silent: boolean, spec: CommandSpec,
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, route: number, retry = false): boolean {
+    const pool = this.pool!;
     let shard = -1;
     let mask = 0;
+    if (route === ROUTE_KEYS && (spec.name === 'sort' || spec.name === 'sort_ro') && sortReadsOtherKeys(buf, as, ae, argc)) {
+      // BY/GET patterns name keys that may live on any shard.
+      route = ROUTE_ALL;
+    }
     if (route === ROUTE_KEYS) {
       if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
       const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
       if (n < 0) {
         this.rejectCommand(client, seq, silent, 'ERR Invalid arguments specified for command', spec);
-        return this.afterReplyMode(client);
+        return false;
       }
       const table = this.slotTable;
       for (let i = 0; i < n; i++) {
@@ -463,12 +492,74 @@ export class Server {
     } else {
       shard = 0;
     }
-    if ((mask & (mask - 1)) !== 0) {
-      this.pool.startTransaction(client, seq, silent, spec, buf, as, ae, argc, mask);
-    } else {
-      this.pool.stageCommand(shard, client, seq, silent, spec.id, buf, as, ae, argc);
+    if ((mask & (mask - 1)) !== 0) pool.startTransaction(client, seq, silent, spec, buf, as, ae, argc, mask, retry);
+    else pool.stageCommand(shard, client, seq, silent, spec.id, buf, as, ae, argc, retry);
+    return true;
+  }
+
+  /** Run a blocked client's command again (its keys may have data now). */
+  rerunBlocked(cl: Client, b: BlockedCommand): void {
+    if (this.pool !== null) {
+      this.routeToShards(cl, b.seq, b.silent, b.spec, b.buf, b.argStart, b.argEnd, b.argc, this.route[b.spec.id], true);
+      this.pool.publish();
+      return;
     }
-    return this.afterReplyMode(client);
+    // Inline: run it now, with a writer of its own (we may be inside another client's batch).
+    const ctx = this.ctx, rw = this.sideW, saved = ctx.w;
+    ctx.w = rw;
+    rw.reset();
+    rw.resp = b.resp;
+    ctx.buf = b.buf;
+    ctx.argStart = b.argStart;
+    ctx.argEnd = b.argEnd;
+    ctx.argc = b.argc;
+    ctx.db = b.db;
+    ctx.now = Date.now();
+    const t0 = performance.now();
+    ctx.retry = true;
+    this.executor.run(b.spec.id);
+    ctx.retry = false;
+    ctx.w = saved;
+    if (ctx.blocked) {
+      ctx.blocked = false;
+      this.blocking.blocked(cl);
+      return;
+    }
+    this.accountCommand(b.spec.id, (performance.now() - t0) * 1000, rw.buf, 0, rw.len);
+    this.deliver(cl, b.seq, rw.buf, 0, b.silent ? 0 : rw.len, false);
+    cl.flush();
+    this.blockingServed(cl);
+  }
+
+  /** A blocking command was answered: release the client; what it wrote may wake others. */
+  blockingServed(cl: Client): void {
+    const b = cl.block;
+    if (b === null) return;
+    this.blocking.served(cl, true);
+    if (this.blocking.active && (b.spec.flags & CMD_WRITE) !== 0) {
+      this.blocking.signalCommandKeys(b.db, b.spec, b.buf, b.argStart, b.argEnd, b.argc);
+    }
+  }
+
+  /** Answer a blocked client that timed out (null array) or was unblocked with an error. */
+  replyBlockedEnd(cl: Client, b: BlockedCommand, error: string | null): void {
+    const rw = this.sideW;
+    rw.reset();
+    rw.resp = b.resp;
+    if (error !== null) rw.error(error);
+    else rw.nullArray();
+    this.deliver(cl, b.seq, rw.buf, 0, b.silent ? 0 : rw.len, false);
+    cl.flush();
+  }
+
+  /** Continue with input held while the client was blocked. */
+  resumeInput(cl: Client): void {
+    setImmediate(() => {
+      if (cl.closed || cl.holdInput || cl.postponed || cl.qbuf === null) return;
+      const buf = cl.qbuf;
+      cl.qbuf = null;
+      this.processInput(cl, buf);
+    });
   }
 
   private afterReplyMode(client: Client): true {
@@ -494,11 +585,19 @@ export class Server {
     this.executor.run(spec.id);
     const t1 = performance.now();
     this.lastCommandEnd = t1;
+    if (ctx.blocked) {
+      // Nothing to pop: no reply now; the client waits (src/server/blocking.ts).
+      ctx.blocked = false;
+      w.len = start;
+      this.blocking.blocked(client);
+      return;
+    }
     const usec = (t1 - t0) * 1000;
     this.accountCommand(spec.id, usec, w.buf, start, w.len);
     if (usec >= this.cfg.slowlogLogSlowerThan && this.cfg.slowlogLogSlowerThan >= 0) this.slowlog.maybeAdd(this, client, ctx, usec);
     if (silent) w.len = start;
     this.deliver(client, seq, w.buf, start, w.len, true);
+    if (client.block !== null && client.block.seq === seq) this.blocking.served(client, false);
   }
 
   /** Run a command over every shard's arena on this thread (a parked transaction). */
@@ -643,6 +742,24 @@ export class Server {
     log.warn('Sabre is now ready to exit, bye bye...');
     this.onShutdown?.(code);
   }
+}
+
+/**
+ * Does a SORT read keys other than its own (BY or GET patterns with a '*', GET '#' aside)?
+ * BY without '*' means "don't sort" and reads nothing.
+ */
+function sortReadsOtherKeys(buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): boolean {
+  for (let j = 2; j < argc - 1; j++) {
+    const n = ae[j] - as[j];
+    if (n !== 2 && n !== 3) continue;
+    const a = buf[as[j]] | 0x20, b = buf[as[j] + 1] | 0x20;
+    const isBy = n === 2 && a === 0x62 && b === 0x79;
+    const isGet = n === 3 && a === 0x67 && b === 0x65 && (buf[as[j] + 2] | 0x20) === 0x74;
+    if (!isBy && !isGet) continue;
+    j++;
+    for (let k = as[j]; k < ae[j]; k++) if (buf[k] === 0x2a) return true;
+  }
+  return false;
 }
 
 function latin1(buf: Uint8Array, s: number, e: number): string {

@@ -18,8 +18,8 @@ import type { CommandSpec } from '../commands/table';
 import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 
@@ -42,6 +42,7 @@ interface Transaction {
   resp: 2 | 3;
   shards: number[];
   parked: number;
+  retry: boolean;
 }
 
 export class ShardPool {
@@ -143,11 +144,11 @@ export class ShardPool {
 
   /** Queue a command for one shard (published by publish()). */
   stageCommand(shard: number, client: Client, seq: number, silent: boolean, cmdId: number,
-    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, retry = false): void {
     let args = 0;
     for (let i = 0; i < argc; i++) args += 4 + ae[i] - as[i];
     const size = (REQ_ARGS + args + 3) & ~3;
-    const flags = silent ? FLAG_NO_REPLY : 0;
+    const flags = (silent ? FLAG_NO_REPLY : 0) | (retry ? FLAG_RETRY : 0);
     client.inFlight++;
     this.outstanding++;
     const ring = this.req[shard];
@@ -221,7 +222,7 @@ export class ShardPool {
 
   /** Run a command over several shards: park them all, run it here, release them. */
   startTransaction(client: Client, seq: number, silent: boolean, spec: CommandSpec,
-    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shardMask: number): void {
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shardMask: number, retry = false): void {
     let bytes = 0;
     for (let i = 0; i < argc; i++) bytes += ae[i] - as[i];
     const copy = Buffer.allocUnsafe(bytes);
@@ -236,7 +237,7 @@ export class ShardPool {
     for (let s = 0; s < this.n; s++) if ((shardMask & (1 << s)) !== 0) shards.push(s);
     const txn: Transaction = {
       id: this.nextTxn++, client, seq, silent, spec, buf: copy, argStart: starts, argEnd: ends, argc,
-      db: client.db, resp: client.resp, shards, parked: 0,
+      db: client.db, resp: client.resp, shards, parked: 0, retry,
     };
     this.txns.set(txn.id, txn);
     client.inFlight++;
@@ -259,17 +260,27 @@ export class ShardPool {
     const srv = this.server;
     srv.w.reset();
     const t0 = performance.now();
+    srv.ctx.retry = txn.retry;
     srv.runOnIoThread(txn.spec, txn.buf, txn.argStart, txn.argEnd, txn.argc, txn.db, txn.resp);
-    srv.accountCommand(txn.spec.id, (performance.now() - t0) * 1000, srv.w.buf, 0, srv.w.len);
+    srv.ctx.retry = false;
+    const blocked = srv.ctx.blocked;
+    srv.ctx.blocked = false;
+    if (!blocked) srv.accountCommand(txn.spec.id, (performance.now() - t0) * 1000, srv.w.buf, 0, srv.w.len);
     for (const s of txn.shards) {
       Atomics.store(this.arenas[s].hdr, H_BARRIER, id);
       Atomics.notify(this.arenas[s].hdr, H_BARRIER);
     }
     const c = txn.client;
     c.inFlight--;
+    if (blocked) {
+      srv.w.reset();
+      srv.blocking.blocked(c);
+      return;
+    }
     srv.deliver(c, txn.seq, srv.w.buf, 0, txn.silent ? 0 : srv.w.len, false);
     srv.w.reset();
     this.markFlush(c);
+    if (c.block !== null && c.block.seq === txn.seq) srv.blockingServed(c);
   }
 
   /** Send a setting to every shard (CONFIG SET). */
@@ -386,6 +397,14 @@ export class ShardPool {
         if (c !== undefined) {
           c.inFlight--;
           this.markFlush(c);
+          if (c.block !== null && c.block.seq === seq) this.server.blockingServed(c);
+        }
+      } else if (kind === REPLY_BLOCKED) {
+        this.outstanding--;
+        const c = clients.get(d.readUInt32LE(tail + 4));
+        if (c !== undefined) {
+          c.inFlight--;
+          this.server.blocking.blocked(c);
         }
       } else if (kind === REPLY_PARKED) {
         this.outstanding--;

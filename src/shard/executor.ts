@@ -9,6 +9,8 @@ import '../commands/hash';
 import '../commands/list';
 import '../commands/set';
 import '../commands/zset';
+import '../commands/blocking';
+import '../commands/sort';
 import { CommandHandler, ExecContext, handlers } from '../commands/context';
 import { commandById } from '../commands/table';
 
@@ -23,6 +25,7 @@ export class Executor {
   run(id: number): boolean {
     const h = this.byId[id];
     if (h === null) return false;
+    this.ctx.blocked = false;
     h(this.ctx);
     return true;
   }

@@ -14,8 +14,8 @@ import { Executor } from './executor';
 import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { applyShardSetting, shardSettings } from './settings';
@@ -181,6 +181,7 @@ function main(): void {
         ctx.now = Date.now();
         w.reset();
         const cmdId = d.readUInt16LE(tail + REQ_CMD);
+        ctx.retry = (flags & FLAG_RETRY) !== 0;
         const t0 = performance.now();
         exec.run(cmdId);
         const usec = (performance.now() - t0) * 1000;
@@ -190,7 +191,8 @@ function main(): void {
           const argv = Buffer.from(JSON.stringify(slowlogArgv()));
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
-        reply(clientId, seq, REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
+        if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
+        else reply(clientId, seq, REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
       tail += len;
       // Give space back and show progress now and then inside long batches.
