@@ -394,13 +394,17 @@ function incrDecr(c: ExecContext, incr: number, incrBig: bigint | null): void {
     resultBig = r;
     len = writeBigInt(scratch, 0, r);
   }
-  if (addr !== 0) {
-    addr = resizeStringKeepingExpire(ks, c.db, addr, len);
-    copyBytes(scratch, 0, len, ks.u8(addr), ks.valueOffset(addr));
+  if (addr !== 0 && ks.overwriteStringInPlace(addr, scratch, 0, len, ENC_INT)) {
+    // The common case: the new number fits the record's block.
   } else {
-    addr = ks.setString(c.db, b, s, e, scratch, 0, len, -1, false, c.now);
+    if (addr !== 0) {
+      addr = resizeStringKeepingExpire(ks, c.db, addr, len);
+      copyBytes(scratch, 0, len, ks.u8(addr), ks.valueOffset(addr));
+    } else {
+      addr = ks.setString(c.db, b, s, e, scratch, 0, len, -1, false, c.now);
+    }
+    ks.setEncoding(addr, ENC_INT);
   }
-  ks.setEncoding(addr, ENC_INT);
   c.dirty++;
   if (resultBig === null) c.w.integer(result);
   else c.w.bigInteger(resultBig);

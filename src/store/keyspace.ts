@@ -11,7 +11,7 @@ import {
   ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, LARGE_BLOCK,
 } from '../../native-layout/arena';
 import {
-  EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
+  EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
   META_TYPE_MASK, R_EXPIRE_HI, R_EXPIRE_LO, R_HASH, R_HEADER, R_HEADER_EXPIRE, R_KEYLEN, R_META, R_NEXT, R_VALUE,
   TYPE_STRING,
 } from '../../native-layout/record';
@@ -520,6 +520,23 @@ export class Keyspace {
     copyBytes(val, vs, ve, this.u8(addr), this.valueOffset(addr));
     this.link(db, addr);
     return addr;
+  }
+
+  /**
+   * Overwrite a string record's value when the new bytes fit its block; keeps any expiry.
+   * False (nothing written) when the record must move: use resizeStringFound then.
+   */
+  overwriteStringInPlace(addr: number, val: Uint8Array, vs: number, ve: number, enc: number): boolean {
+    const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+    const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+    const kw = u32[w + 3];
+    const head = ((kw & FLAG_HAS_EXPIRE) !== 0 ? R_HEADER_EXPIRE : R_HEADER) + (kw & KEYLEN_MASK);
+    const cur = head + u32[w + 4], want = head + (ve - vs);
+    if (cur !== want && blockSize(cur) !== blockSize(want)) return false;
+    u32[w + 2] = (u32[w + 2] & ~META_ENC_MASK) | (enc << META_ENC_SHIFT);
+    u32[w + 4] = ve - vs;
+    copyBytes(val, vs, ve, this.arena.u8[addr >>> ADDR_OFFSET_BITS]!, (w << 2) + head);
+    return true;
   }
 
   /**
