@@ -12,6 +12,7 @@ import { RawClient, encodeCommand } from './helpers/resp';
 const TARGETS: [string, () => Promise<ServerHandle>][] = [
   ['redis', () => startRedis()],
   ['sabre --shards 0', () => startSabre(['--shards', '0'])],
+  ['sabre --shards 1', () => startSabre(['--shards', '1'])],
   ['sabre --shards 2', () => startSabre(['--shards', '2'])],
 ];
 
