@@ -158,6 +158,24 @@ describe.each(MODES)('--shards %i', (shards) => {
     c.close();
   });
 
+  it('keeps slow commands\' arguments byte for byte in SLOWLOG, truncated as Redis', async () => {
+    const c = await RawClient.connect(srv.port);
+    const ask = async (...a: (string | Buffer)[]) => { c.send(encodeCommand(a)); return c.readReply(); };
+    expect((await ask('CONFIG', 'SET', 'slowlog-log-slower-than', '0')).toString()).toBe('+OK\r\n');
+    await ask('SLOWLOG', 'RESET');
+    const bin = Buffer.from([0x61, 0xe9, 0x00, 0xff]);
+    await ask('SET', bin, Buffer.alloc(200, 0x78));
+    await ask('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+    const log = await ask('SLOWLOG', 'GET', '-1');
+    // The SET entry: its key bytes, and the value cut at 128 bytes with Redis's suffix.
+    const setEntry = Buffer.concat([
+      Buffer.from('*3\r\n$3\r\nSET\r\n$4\r\n'), bin,
+      Buffer.from(`\r\n$${128 + '... (72 more bytes)'.length}\r\n${'x'.repeat(128)}... (72 more bytes)\r\n`),
+    ]);
+    expect(log.includes(setEntry)).toBe(true);
+    c.close();
+  });
+
   it('holds commands while CLIENT PAUSE lasts, then runs them', async () => {
     const a = new Redis({ port: srv.port, host: '127.0.0.1' });
     const b = new Redis({ port: srv.port, host: '127.0.0.1' });

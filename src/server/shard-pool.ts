@@ -22,6 +22,7 @@ import {
   REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
+import { decodeArgv } from './slowlog-argv';
 
 /** io thread keeps polling this long (ms) after the last reply before it parks. */
 const SPIN_MS = 0.05;
@@ -413,7 +414,7 @@ export class ShardPool {
         this.onParked(seq);
       } else if (kind === REPLY_SLOWLOG) {
         const plen = d.readUInt32LE(tail + 16);
-        const argv = JSON.parse(d.toString('utf8', tail + REP_DATA, tail + REP_DATA + plen)) as string[];
+        const argv = decodeArgv(d, tail + REP_DATA, tail + REP_DATA + plen);
         const c = clients.get(d.readUInt32LE(tail + 4));
         this.server.slowlog.addEntry(this.server, argv, d.readFloatLE(tail + 20), c?.addr ?? '', c?.name ?? '');
       } else if (kind === REPLY_CONTROL) {

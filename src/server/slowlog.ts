@@ -10,11 +10,9 @@ import type { Client } from './client';
 import type { ExecContext } from '../commands/context';
 import type { CommandSpec } from '../commands/table';
 import { int64Arg, replyHelp, subcommandSyntaxError } from './local-commands';
+import { slowlogArgv } from './slowlog-argv';
 
-export const SLOWLOG_ENTRY_MAX_ARGC = 32;
-export const SLOWLOG_ENTRY_MAX_STRING = 128;
-
-const REDACTED = Buffer.from('(redacted)');
+export { SLOWLOG_ENTRY_MAX_ARGC, SLOWLOG_ENTRY_MAX_STRING } from './slowlog-argv';
 
 export interface SlowlogEntry {
   id: number;
@@ -38,30 +36,7 @@ export class Slowlog {
   maybeAdd(srv: Server, cl: Client, c: ExecContext, durationUs: number): void {
     const t = srv.cfg.slowlogLogSlowerThan;
     if (t < 0 || durationUs < t) return;
-    const argc = c.argc;
-    const n = Math.min(argc, SLOWLOG_ENTRY_MAX_ARGC);
-    const redactFrom = redactedFrom(c);
-    const argv: (string | Buffer)[] = [];
-    for (let j = 0; j < n; j++) {
-      if (n !== argc && j === n - 1) {
-        argv.push(`... (${argc - n + 1} more arguments)`);
-        break;
-      }
-      if (j >= redactFrom && isRedacted(c, j, redactFrom)) {
-        argv.push(REDACTED);
-        continue;
-      }
-      const s = c.argStart[j], len = c.argEnd[j] - s;
-      if (len > SLOWLOG_ENTRY_MAX_STRING) {
-        argv.push(Buffer.concat([
-          c.buf.subarray(s, s + SLOWLOG_ENTRY_MAX_STRING),
-          Buffer.from(`... (${len - SLOWLOG_ENTRY_MAX_STRING} more bytes)`),
-        ]));
-      } else {
-        argv.push(Buffer.from(c.buf.subarray(s, s + len)));
-      }
-    }
-    this.addEntry(srv, argv, durationUs, cl.addr, cl.name);
+    this.addEntry(srv, slowlogArgv(c), durationUs, cl.addr, cl.name);
   }
 
   /** Add an entry whose arguments are already truncated (shard workers format their own). */
@@ -97,28 +72,6 @@ export class Slowlog {
  * AUTH (all arguments), HELLO (the two after AUTH), CONFIG SET of requirepass or
  * masterauth (their values).
  */
-function redactedFrom(c: ExecContext): number {
-  if (c.argIs(0, 'auth')) return 1;
-  if (c.argIs(0, 'hello')) return 2;
-  if (c.argIs(0, 'config') && c.argc > 2 && c.argIs(1, 'set')) return 3;
-  return Infinity;
-}
-
-function isRedacted(c: ExecContext, j: number, from: number): boolean {
-  if (from === 1) return true; // AUTH
-  if (c.argIs(0, 'hello')) {
-    // HELLO <ver> ... AUTH <user> <pass>: options are pairs/triples parsed left to right.
-    for (let k = 2; k < c.argc; k++) {
-      if (c.argIs(k, 'auth') && c.argc - 1 - k >= 2) {
-        if (j === k + 1 || j === k + 2) return true;
-        k += 2;
-      } else if (c.argIs(k, 'setname')) k++;
-    }
-    return false;
-  }
-  // CONFIG SET name value [name value ...]
-  return (j - from) % 2 === 0 && (c.argIs(j - 1, 'requirepass') || c.argIs(j - 1, 'masterauth'));
-}
 
 const SLOWLOG_HELP = [
   'GET [<count>]',

@@ -14,11 +14,12 @@ import { Executor } from './executor';
 import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
   REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { applyShardSetting, shardSettings } from './settings';
+import { encodeArgv, slowlogArgv } from '../server/slowlog-argv';
 
 export interface ShardWorkerData {
   shard: number;
@@ -104,22 +105,6 @@ function main(): void {
     ctx.argc = argc;
   }
 
-  /** The arguments of the command in ctx, truncated as Redis's slowlog does. */
-  function slowlogArgv(): string[] {
-    const argc = Math.min(ctx.argc, 32);
-    const out: string[] = [];
-    for (let j = 0; j < argc; j++) {
-      if (argc !== ctx.argc && j === argc - 1) {
-        out.push(`... (${ctx.argc - argc + 1} more arguments)`);
-        break;
-      }
-      const len = ctx.argLen(j);
-      if (len > 128) out.push(`${ctx.buf.toString('latin1', ctx.argStart[j], ctx.argStart[j] + 128)}... (${len - 128} more bytes)`);
-      else out.push(ctx.buf.toString('latin1', ctx.argStart[j], ctx.argEnd[j]));
-    }
-    return out;
-  }
-
   function park(txn: number): void {
     reply(0, txn, REPLY_PARKED, w.buf, 0, 0);
     req.release();
@@ -188,7 +173,7 @@ function main(): void {
         const silent = (flags & FLAG_NO_REPLY) !== 0;
         const clientId = d.readUInt32LE(tail + REQ_CLIENT), seq = d.readUInt32LE(tail + REQ_SEQ);
         if (shardSettings.slowlogLogSlowerThan >= 0 && usec >= shardSettings.slowlogLogSlowerThan) {
-          const argv = Buffer.from(JSON.stringify(slowlogArgv()));
+          const argv = encodeArgv(slowlogArgv(ctx));
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
@@ -247,6 +232,4 @@ function main(): void {
   }
 }
 
-// Referenced only to keep the constant imports honest.
-void KIND_COMMAND;
 main();
