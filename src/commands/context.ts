@@ -56,6 +56,28 @@ export class ExecContext {
 
 export type CommandHandler = (c: ExecContext) => void;
 
+/** A command's arguments copied out of a read buffer that will be reused. */
+export interface SavedArgs {
+  buf: Buffer;
+  argStart: Int32Array;
+  argEnd: Int32Array;
+}
+
+/** Copy argv (byte ranges of buf) into one compact buffer of its own. */
+export function saveArgs(buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): SavedArgs {
+  let bytes = 0;
+  for (let i = 0; i < argc; i++) bytes += ae[i] - as[i];
+  const copy = Buffer.allocUnsafe(bytes);
+  const argStart = new Int32Array(argc), argEnd = new Int32Array(argc);
+  let off = 0;
+  for (let i = 0; i < argc; i++) {
+    argStart[i] = off;
+    off += buf.copy(copy, off, as[i], ae[i]);
+    argEnd[i] = off;
+  }
+  return { buf: copy, argStart, argEnd };
+}
+
 /** Handlers by lowercase command name; the dispatcher binds them to command ids at start-up. */
 export const handlers = new Map<string, CommandHandler>();
 

@@ -14,6 +14,7 @@
 import type { Server } from './server';
 import type { Client } from './client';
 import { CommandSpec, getKeyPositions } from '../commands/table';
+import { saveArgs } from '../commands/context';
 
 export interface BlockedCommand {
   seq: number;
@@ -54,16 +55,7 @@ export class BlockingManager {
 
   /** A blocking command is being dispatched: keep a copy and hold the client's input. */
   begin(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
-    let bytes = 0;
-    for (let i = 0; i < argc; i++) bytes += ae[i] - as[i];
-    const copy = Buffer.allocUnsafe(bytes);
-    const starts = new Int32Array(argc), ends = new Int32Array(argc);
-    let off = 0;
-    for (let i = 0; i < argc; i++) {
-      starts[i] = off;
-      off += buf.copy(copy, off, as[i], ae[i]);
-      ends[i] = off;
-    }
+    const { buf: copy, argStart: starts, argEnd: ends } = saveArgs(buf, as, ae, argc);
     const ti = TIMEOUT_FIRST.has(spec.name) ? 1 : argc - 1;
     const secs = Number(copy.toString('latin1', starts[ti], ends[ti]));
     const deadline = Number.isFinite(secs) && secs > 0 ? Date.now() + secs * 1000 : 0;

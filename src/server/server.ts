@@ -370,26 +370,15 @@ export class Server {
     if (inWriter) this.w.len -= end - start;
   }
 
-  private replyLocal(client: Client, seq: number, silent: boolean, error: string | null): void {
-    const w = this.w;
-    const start = w.len;
-    if (error !== null) w.error(error);
-    if (silent) {
-      w.len = start;
-      this.deliver(client, seq, w.buf, start, start, true);
-    } else {
-      this.deliver(client, seq, w.buf, start, w.len, true);
-    }
-  }
-
+  /** Answer a command the dispatcher refused (unknown, arity, NOAUTH...), counting the error. */
   private rejectCommand(client: Client, seq: number, silent: boolean, error: string, spec: CommandSpec | null): void {
     this.stats.rejectedCalls++;
     if (spec) spec.rejectedCalls++;
     const w = this.w, start = w.len;
     w.error(error);
     this.countError(w.buf, start, w.len);
-    w.len = start;
-    this.replyLocal(client, seq, silent, error);
+    if (silent) w.len = start;
+    this.deliver(client, seq, w.buf, start, w.len, true);
   }
 
   /** Run or route one parsed command; false if CLIENT PAUSE postpones it. */

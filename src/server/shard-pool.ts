@@ -15,6 +15,7 @@ import { Store } from '../store/store';
 import type { Client } from './client';
 import type { Server } from './server';
 import type { CommandSpec } from '../commands/table';
+import { saveArgs } from '../commands/context';
 import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
@@ -224,20 +225,11 @@ export class ShardPool {
   /** Run a command over several shards: park them all, run it here, release them. */
   startTransaction(client: Client, seq: number, silent: boolean, spec: CommandSpec,
     buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shardMask: number, retry = false): void {
-    let bytes = 0;
-    for (let i = 0; i < argc; i++) bytes += ae[i] - as[i];
-    const copy = Buffer.allocUnsafe(bytes);
-    const starts = new Int32Array(argc), ends = new Int32Array(argc);
-    let off = 0;
-    for (let i = 0; i < argc; i++) {
-      starts[i] = off;
-      off += buf.copy(copy, off, as[i], ae[i]);
-      ends[i] = off;
-    }
+    const saved = saveArgs(buf, as, ae, argc);
     const shards: number[] = [];
     for (let s = 0; s < this.n; s++) if ((shardMask & (1 << s)) !== 0) shards.push(s);
     const txn: Transaction = {
-      id: this.nextTxn++, client, seq, silent, spec, buf: copy, argStart: starts, argEnd: ends, argc,
+      id: this.nextTxn++, client, seq, silent, spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc,
       db: client.db, resp: client.resp, shards, parked: 0, retry,
     };
     this.txns.set(txn.id, txn);
@@ -489,5 +481,3 @@ function encodeCommand(dst: Buffer, at: number, size: number, kind: number, flag
   }
 }
 
-void REPLY_CONTROL;
-void FLAG_LARGE;
