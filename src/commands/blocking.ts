@@ -60,8 +60,31 @@ defineCommand('blmpop', (c) => {
 
 function bmove(c: ExecContext, wherefrom: number, whereto: number, timeoutIdx: number): void {
   if (!checkTimeout(c, timeoutIdx)) return;
-  if (c.retry ? moveForBlocked(c, wherefrom, whereto) : blmoveTry(c, wherefrom, whereto)) return;
+  const dirty = c.dirty;
+  if (c.retry ? moveForBlocked(c, wherefrom, whereto) : blmoveTry(c, wherefrom, whereto)) {
+    if (c.propagating && c.dirty !== dirty) propagateMove(c, wherefrom, whereto, timeoutIdx === 3);
+    return;
+  }
   c.blocked = true;
+}
+
+/**
+ * A served BLMOVE/BRPOPLPUSH is replicated as LMOVE/RPOPLPUSH: right away with the
+ * client's own LEFT/RIGHT words (lmoveGenericCommand), after blocking with Redis's shared
+ * lowercase "left"/"right" (serveClientBlockedOnList).
+ */
+function propagateMove(c: ExecContext, wherefrom: number, whereto: number, rpoplpush: boolean): void {
+  if (rpoplpush) {
+    c.propagate(['RPOPLPUSH', c.argView(1), c.argView(2)]);
+  } else if (c.retry) {
+    c.propagate(['LMOVE', c.argView(1), c.argView(2), sideWord(wherefrom), sideWord(whereto)]);
+  } else {
+    c.propagate(['LMOVE', c.argView(1), c.argView(2), c.argView(3), c.argView(4)]);
+  }
+}
+
+function sideWord(where: number): string {
+  return where === LIST_HEAD ? 'left' : 'right';
 }
 
 defineCommand('blmove', (c) => {

@@ -25,6 +25,39 @@ export class ExecContext {
   /** This run is a blocked client's retry after a write to one of its keys. */
   retry = false;
 
+  // ---- propagation: the effects of writes, for the AOF (and replicas) ----------------------
+  /**
+   * Set while an effect sink is attached (AOF on). Handlers test it before building a
+   * rewritten command, so nothing is allocated for propagation when nobody listens.
+   */
+  propagating = false;
+  /**
+   * Commands a handler asked to propagate instead of its own argv (Redis's
+   * rewriteClientCommandVector / alsoPropagate), in order; null = propagate argv itself
+   * if the command changed the dataset. An empty array propagates nothing.
+   */
+  replacement: PropagatedArgv[] | null = null;
+
+  /**
+   * Propagate `argv` in place of this command (several calls: several commands, in order).
+   * Redis's own rewrites: relative expiries become PEXPIREAT / SET .. PXAT, SPOP becomes
+   * SREM, INCRBYFLOAT becomes SET .. KEEPTTL, blocking pops their non-blocking forms.
+   * Only call when `propagating` is set.
+   */
+  propagate(argv: PropagatedArgv): void {
+    (this.replacement ??= []).push(argv);
+  }
+
+  /** Propagate nothing for this command even though it changed the dataset. */
+  preventPropagation(): void {
+    this.replacement ??= [];
+  }
+
+  /** Argument i as bytes for a propagated command (a view, valid until the command ends). */
+  argView(i: number): Uint8Array {
+    return this.buf.subarray(this.argStart[i], this.argEnd[i]);
+  }
+
   constructor(store: Store, w: ReplyWriter) {
     this.store = store;
     this.w = w;
@@ -55,6 +88,9 @@ export class ExecContext {
 }
 
 export type CommandHandler = (c: ExecContext) => void;
+
+/** One propagated command: its arguments as strings (latin1-safe ASCII), bytes or integers. */
+export type PropagatedArgv = (string | Uint8Array | number)[];
 
 /** A command's arguments copied out of a read buffer that will be reused. */
 export interface SavedArgs {

@@ -11,7 +11,7 @@
 import { Keyspace } from '../store/keyspace';
 import { R_EXPIRE_HI, R_EXPIRE_LO } from '../../native-layout/record';
 import { parseInt64, parsed } from '../util/numbers';
-import { ERR_NOT_INTEGER, ExecContext, defineCommand } from './context';
+import { ERR_NOT_INTEGER, ExecContext, PropagatedArgv, defineCommand } from './context';
 
 const TWO32 = 4294967296;
 const LLONG_MAX = 9223372036854775807n;
@@ -266,11 +266,24 @@ function expireGeneric(c: ExecContext, relative: boolean, unitSeconds: boolean, 
   }
   if (alreadyExpired(when, c.now)) {
     ks.deleteFound(c.db, addr);
+    // Replicated as an explicit DEL (UNLINK under lazyfree-lazy-expire, not supported here).
+    if (c.propagating) c.propagate(['DEL', c.argView(1)]);
   } else {
     setExpireExact(ks, c.db, addr, when);
+    if (c.propagating && (relative || unitSeconds)) propagatePexpireat(c);
   }
   c.dirty++;
   c.w.integer(1);
+}
+
+/**
+ * expireGenericCommand()'s rewrite: PEXPIREAT key <abs ms> with the NX/XX/GT/LT words kept
+ * as given (PEXPIREAT itself is propagated untouched).
+ */
+function propagatePexpireat(c: ExecContext): void {
+  const argv: PropagatedArgv = ['PEXPIREAT', c.argView(1), when.big ? when.bigv.toString() : when.ms];
+  for (let j = 3; j < c.argc; j++) argv.push(c.argView(j));
+  c.propagate(argv);
 }
 
 // ---- TTL family ------------------------------------------------------------------------

@@ -417,6 +417,8 @@ function hincrbyfloatCommand(c: ExecContext): void {
   hashSet(ks, rec, b, c.argStart[2], c.argEnd[2], digits, 0, len);
   c.dirty++;
   c.w.bulk(digits, 0, len);
+  // Replicated as HSET of the value it produced, so float formatting can never diverge.
+  if (c.propagating) c.propagate(['HSET', c.argView(1), c.argView(2), text]);
 }
 
 // ---- HRANDFIELD -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { LRU_MASK, META_LRU_SHIFT, R_META, TYPE_STRING } from '../../native-layo
 import { stringMatch } from '../util/glob';
 import { parseInt64, parsed } from '../util/numbers';
 import {
-  ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ExecContext, defineCommand,
+  ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ExecContext, PropagatedArgv, defineCommand,
 } from './context';
 import { ExpireTime, cstrArg, cstrLen, optIs, patchExpireWords, readExpire } from './expire';
 
@@ -504,6 +504,15 @@ function flushdbCommand(c: ExecContext): void {
   for (const ks of c.store.keyspaces) removed += ks.flush(c.db);
   c.dirty += removed;
   c.w.ok();
+  // forceCommandPropagation(): an already empty database is flushed on replicas/AOF too.
+  if (removed === 0 && c.propagating) propagateArgv(c);
+}
+
+/** Propagate the command's own argv even though it changed nothing. */
+function propagateArgv(c: ExecContext): void {
+  const argv: PropagatedArgv = [];
+  for (let j = 0; j < c.argc; j++) argv.push(c.argView(j));
+  c.propagate(argv);
 }
 
 function flushallCommand(c: ExecContext): void {

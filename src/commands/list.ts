@@ -527,15 +527,19 @@ function popFromKey(c: ExecContext, keyIdx: number, where: number, count: number
   if (llen === 0) return 0;
   c.w.arrayHeader(2);
   c.w.bulk(b, s, e);
+  const popName = where === LIST_HEAD ? 'LPOP' : 'RPOP';
   if (count < 0) {
-    // BLPOP/BRPOP: [key, element]
+    // BLPOP/BRPOP: [key, element]; replicated as LPOP/RPOP key.
     qlPeek(a, ql, where);
     c.w.bulk(el.u8, el.start, el.end);
     if (where === LIST_HEAD) qlDelHead(a, ql, 1); else qlDelTail(a, ql, 1);
     listElementsRemoved(c, ks, rec, ql, 1);
+    if (c.propagating) c.propagate([popName, c.argView(keyIdx)]);
   } else {
-    // LMPOP/BLMPOP: [key, [elements]]
-    popRangeReply(c, ks, rec, ql, where, count > llen ? llen : count);
+    // LMPOP/BLMPOP: [key, [elements]]; replicated as LPOP/RPOP key <how many were popped>.
+    const n = count > llen ? llen : count;
+    popRangeReply(c, ks, rec, ql, where, n);
+    if (c.propagating) c.propagate([popName, c.argView(keyIdx), n]);
   }
   return 1;
 }

@@ -274,11 +274,12 @@ function createSetFor(c: ExecContext, ks: Keyspace, keyIdx: number, mb: Uint8Arr
 function storeResult(c: ExecContext, keyIdx: number, o: SetObj): number {
   const b = c.buf, s = c.argStart[keyIdx], e = c.argEnd[keyIdx];
   const ks = c.store.ks(b, s, e);
-  ks.delete(c.db, b, s, e, c.now);
+  const existed = ks.delete(c.db, b, s, e, c.now);
   const n = setSize(o);
   if (n > 0) linkNewSet(c, ks, keyIdx, o.enc, o.v);
   else freeValue(o.a, o.enc, o.v);
-  c.dirty++;
+  // An empty result over a missing key changes nothing (and is not propagated).
+  if (n > 0 || existed) c.dirty++;
   return n;
 }
 
@@ -518,9 +519,15 @@ function spopCommand(c: ExecContext): void {
   if (o === null) return c.w.nullBulk();
   randomMember(o);
   replyMember(c, o);
+  if (c.propagating) propagateSrem(c, o);
   removeRandomMember(o);
   if (setSize(o) === 0) ks.deleteFound(c.db, o.rec);
   c.dirty++;
+}
+
+/** SPOP is replicated as SREM key member (a copy: the member's bytes go with it). */
+function propagateSrem(c: ExecContext, o: SetObj): void {
+  c.propagate(['SREM', c.argView(1), o.eu8.slice(o.es, o.ee)]);
 }
 
 /** How much bigger the set must be than what is left for SPOP to pop one by one. */
@@ -542,6 +549,8 @@ function spopWithCount(c: ExecContext, ks: Keyspace): void {
     while (iterNext(o)) replyMember(c, o);
     ks.deleteFound(c.db, o.rec);
     c.dirty++;
+    // The whole set went: replicated as DEL.
+    if (c.propagating) c.propagate(['DEL', c.argView(1)]);
     return;
   }
   w.setHeader(count);
@@ -551,6 +560,7 @@ function spopWithCount(c: ExecContext, ks: Keyspace): void {
     while (count-- > 0) {
       randomMember(o);
       replyMember(c, o);
+      if (c.propagating) propagateSrem(c, o);
       removeRandomMember(o);
     }
   } else {
@@ -568,7 +578,10 @@ function spopWithCount(c: ExecContext, ks: Keyspace): void {
       removeRandomMember(o);
     }
     iterStart(o);
-    while (iterNext(o)) replyMember(c, o);
+    while (iterNext(o)) {
+      replyMember(c, o);
+      if (c.propagating) propagateSrem(c, o);
+    }
     freeValue(o.a, o.enc, o.v);
     o.enc = keep.enc;
     o.v = keep.v;

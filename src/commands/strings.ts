@@ -17,7 +17,7 @@ import {
   writeInt,
 } from '../util/numbers';
 import {
-  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand,
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, PropagatedArgv, defineCommand,
 } from './context';
 import {
   ExpireTime, optIs, parseSetExpire, patchExpireWords, readExpire, resizeStringKeepingExpire, setExpireExact, when,
@@ -169,6 +169,26 @@ function setGeneric(c: ExecContext, flags: number, valIdx: number, expireIdx: nu
   else if (keptExpire.big) patchExpireWords(ks, addr, keptExpire.bigv);
   c.dirty++;
   if ((flags & OBJ_SET_GET) === 0) reply(c, okReply);
+  if (c.propagating) propagateSet(c, flags, valIdx, expireIdx);
+}
+
+/**
+ * What setGenericCommand() propagates: with an expire, SET key value PXAT <abs ms> (every
+ * other option dropped); with GET, the command without its GET words; else argv itself.
+ */
+function propagateSet(c: ExecContext, flags: number, valIdx: number, expireIdx: number): void {
+  if (expireIdx >= 0) {
+    c.propagate(['SET', c.argView(1), c.argView(valIdx), 'PXAT', absTime(when)]);
+  } else if ((flags & OBJ_SET_GET) !== 0) {
+    const argv: PropagatedArgv = [];
+    for (let j = 0; j < c.argc; j++) if (j < 3 || !optIs(c, j, 'get')) argv.push(c.argView(j));
+    c.propagate(argv);
+  }
+}
+
+/** An absolute expiry for a propagated command: exact decimal beyond 2^53. */
+function absTime(t: ExpireTime): number | string {
+  return t.big ? t.bigv.toString() : t.ms;
 }
 
 function setCommand(c: ExecContext): void {
@@ -198,15 +218,19 @@ function getexCommand(c: ExecContext): void {
   }
   const vo = ks.valueOffset(addr);
   c.w.bulk(ks.u8(addr), vo, vo + ks.valueWord(addr));
+  // GETEX is never propagated as is: DEL, PEXPIREAT or PERSIST (getexCommand).
   if ((flags & (OBJ_EXAT | OBJ_PXAT)) !== 0 && !when.big && when.ms <= c.now) {
     ks.deleteFound(c.db, addr);
     c.dirty++;
+    if (c.propagating) c.propagate(['DEL', c.argView(1)]);
   } else if (expireIdx >= 0) {
     setExpireExact(ks, c.db, addr, when);
     c.dirty++;
+    if (c.propagating) c.propagate(['PEXPIREAT', c.argView(1), absTime(when)]);
   } else if ((flags & OBJ_PERSIST) !== 0 && ks.hasExpire(addr)) {
     ks.setExpireFound(c.db, addr, -1);
     c.dirty++;
+    if (c.propagating) c.propagate(['PERSIST', c.argView(1)]);
   }
 }
 
@@ -220,12 +244,14 @@ function getdelCommand(c: ExecContext): void {
   c.w.bulk(ks.u8(addr), vo, vo + ks.valueWord(addr));
   ks.deleteFound(c.db, addr);
   c.dirty++;
+  if (c.propagating) c.propagate(['DEL', c.argView(1)]);
 }
 
 function getsetCommand(c: ExecContext): void {
   if (!getGeneric(c)) return;
   storeArg(c, c.store.ks(c.buf, c.argStart[1], c.argEnd[1]), 1, 2, -1, false);
   c.dirty++;
+  if (c.propagating) c.propagate(['SET', c.argView(1), c.argView(2)]);
 }
 
 function mgetCommand(c: ExecContext): void {
@@ -446,6 +472,8 @@ function incrbyfloatCommand(c: ExecContext): void {
   }
   c.dirty++;
   c.w.bulk(text, 0, len);
+  // Replicated as the value it produced, so float formatting can never diverge.
+  if (c.propagating) c.propagate(['SET', c.argView(1), incrResult.text, 'KEEPTTL']);
 }
 
 // ---- LCS --------------------------------------------------------------------------------

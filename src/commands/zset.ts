@@ -914,11 +914,12 @@ export const ZSET_MAX = 1;
  * emitKey; deletes the key when it empties.
  */
 function popFrom(c: ExecContext, ks: Keyspace, rec: number, key: Uint8Array, ks0: number, ke: number, where: number,
-  count: number, emitKey: boolean, nested: boolean): void {
+  count: number, emitKey: boolean, nested: boolean): number {
   const w = c.w;
   zo.load(ks, rec);
   const llen = zo.length();
-  let rangelen = count > llen ? llen : count;
+  const popped = count > llen ? llen : count;
+  let rangelen = popped;
   if (!nested && !emitKey) {
     w.arrayHeader(rangelen * 2);
   } else if (nested && !emitKey) {
@@ -943,6 +944,17 @@ function popFrom(c: ExecContext, ks: Keyspace, rec: number, key: Uint8Array, ks0
   // Save first: the value may have moved, and the key's freer frees what the record names.
   zo.save(ks, rec);
   if (zo.length() === 0) ks.deleteFound(c.db, rec);
+  return popped;
+}
+
+/**
+ * ZMPOP/BZMPOP are replicated as ZPOPMIN/ZPOPMAX key <how many were popped>, BZPOPMIN/BZPOPMAX
+ * as ZPOPMIN/ZPOPMAX key (genericZpopCommand, serveClientBlockedOnSortedSet).
+ */
+function propagateZpop(c: ExecContext, key: Uint8Array, ks0: number, ke: number, where: number, popped: number): void {
+  const name = where === ZSET_MIN ? 'ZPOPMIN' : 'ZPOPMAX';
+  const k = key.subarray(ks0, ke);
+  c.propagate(popped < 0 ? [name, k] : [name, k, popped]);
 }
 
 /**
@@ -965,7 +977,9 @@ function genericZpop(c: ExecContext, first: number, keyc: number, where: number,
   }
   if (count === 0) return c.w.arrayHeader(0);
   if (count === -1) count = 1;
-  popFrom(c, zks, rec, c.buf, c.argStart[idx], c.argEnd[idx], where, count, emitKey, nested);
+  const popped = popFrom(c, zks, rec, c.buf, c.argStart[idx], c.argEnd[idx], where, count, emitKey, nested);
+  // ZPOPMIN/ZPOPMAX propagate as they are; ZMPOP (emitKey) is rewritten.
+  if (emitKey && c.propagating) propagateZpop(c, c.buf, c.argStart[idx], c.argEnd[idx], where, popped);
 }
 
 function zpopMinMax(c: ExecContext, where: number): void {
@@ -1017,7 +1031,8 @@ export function zsetServeBlockedPop(c: ExecContext, key: Uint8Array, ks0: number
   const ks = c.store.ks(key, ks0, ke);
   const rec = ks.lookup(c.db, key, ks0, ke, c.now);
   if (rec === 0 || ks.type(rec) !== TYPE_ZSET) return false;
-  popFrom(c, ks, rec, key, ks0, ke, where, zmpop ? count : 1, true, zmpop);
+  const popped = popFrom(c, ks, rec, key, ks0, ke, where, zmpop ? count : 1, true, zmpop);
+  if (c.propagating) propagateZpop(c, key, ks0, ke, where, zmpop ? popped : -1);
   return true;
 }
 

@@ -8,8 +8,10 @@ import { Arena, blockSize } from './arena';
 import { hashBytes, rev32 } from './hash';
 import { copyBytes, equalBytes } from './bytes';
 import {
-  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, LARGE_BLOCK,
+  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, H_SNAPSHOT,
+  LARGE_BLOCK,
 } from '../../native-layout/arena';
+import { D_SNAPSHOT } from '../../native-layout/snapshot';
 import {
   EMBSTR_LIMIT, ENC_EMBSTR, ENC_RAW, FLAG_HAS_EXPIRE, KEYLEN_MASK, LRU_MASK, META_ENC_MASK, META_ENC_SHIFT, META_LRU_SHIFT,
   META_TYPE_MASK, R_EXPIRE_HI, R_EXPIRE_LO, R_HASH, R_HEADER, R_HEADER_EXPIRE, R_KEYLEN, R_META, R_NEXT, R_VALUE,
@@ -39,6 +41,16 @@ export type ValueStepFreer = (ks: Keyspace, value: number, deadline: number) => 
 
 const LAZYFREE_NODE = 12;
 
+/**
+ * What the keyspace calls while a snapshot is active (src/persistence/snapshot.ts installs
+ * one per thread): `beforeRemove` before it deletes a record on its own (expiry), so the
+ * record's bucket is serialized first; `finish` before it drops or swaps whole tables.
+ */
+export interface SnapshotSink {
+  beforeRemove(ks: Keyspace, db: number, hash: number): void;
+  finish(ks: Keyspace): void;
+}
+
 export class Keyspace {
   readonly arena: Arena;
   readonly dbCount: number;
@@ -56,6 +68,10 @@ export class Keyspace {
   static valueFreers: (ValueFreer | null)[] = [null, null, null, null, null];
   /** Step freers by type, for values put on the lazy-free queue. */
   static valueStepFreers: (ValueStepFreer | null)[] = [null, null, null, null, null];
+  /** This thread's snapshot hooks; required while any arena it runs has a snapshot active. */
+  static snapshotSink: SnapshotSink | null = null;
+  /** This thread's hook for keys removed by expiry (the AOF's DEL), or null. */
+  static expireHook: ((ks: Keyspace, db: number, addr: number) => void) | null = null;
 
   /** Keys removed by expiry, kept in the arena header so the io thread can read it. */
   get expiredKeys(): number {
@@ -85,6 +101,25 @@ export class Keyspace {
 
   static attach(arena: Arena): Keyspace {
     return new Keyspace(arena);
+  }
+
+  /** A snapshot is in progress in this arena (one header word). */
+  get snapshotActive(): boolean {
+    return this.arena.hdr[H_SNAPSHOT] !== 0;
+  }
+
+  private snapshotSinkOrThrow(): SnapshotSink {
+    const sink = Keyspace.snapshotSink;
+    if (sink === null) throw new Error('snapshot active but no snapshot sink installed on this thread');
+    return sink;
+  }
+
+  /** Word `field` (native-layout/dict.ts D_*) of database db's dict header. */
+  dictField(db: number, field: number): number {
+    return this.root[this.dh(db) + field];
+  }
+  setDictField(db: number, field: number, v: number): void {
+    this.root[this.dh(db) + field] = v;
   }
 
   hash(buf: Uint8Array, start: number, end: number): number {
@@ -335,7 +370,8 @@ export class Keyspace {
     const r = this.root, d = this.dh(db);
     const size = r[d + D_SIZE0], used = r[d + D_USED0];
     if (size === 0) this.resize(db, DICT_INITIAL_SIZE);
-    else if (used >= size) this.resize(db, used + 1);
+    // A snapshot walks the buckets as they were at its cut: no growing until it is done.
+    else if (used >= size && r[d + D_SNAPSHOT] === 0) this.resize(db, used + 1);
   }
 
   /** Start rehashing into a table of the next power of two >= minSize (Redis's _dictExpand). */
@@ -369,7 +405,8 @@ export class Keyspace {
   /** Move up to n buckets from table 0 to table 1; true if more remain (Redis's dictRehash). */
   rehashStep(db: number, n: number): boolean {
     const r = this.root, d = this.dh(db);
-    if (r[d + D_REHASH_IDX] === NOT_REHASHING) return false;
+    // Frozen by a snapshot: records stay in the buckets they had at the cut.
+    if (r[d + D_REHASH_IDX] === NOT_REHASHING || r[d + D_SNAPSHOT] !== 0) return false;
     let emptyVisits = n * (REHASH_EMPTY_VISITS / REHASH_STEP);
     const t0 = r[d + D_TABLE0], s0 = r[d + D_SIZE0];
     const t1 = r[d + D_TABLE1], mask1 = r[d + D_SIZE1] - 1;
@@ -418,6 +455,7 @@ export class Keyspace {
   cron(ms: number): void {
     for (let db = 0; db < this.dbCount; db++) {
       const r = this.root, d = this.dh(db);
+      if (r[d + D_SNAPSHOT] !== 0) continue;
       if (r[d + D_REHASH_IDX] === NOT_REHASHING) {
         const size = r[d + D_SIZE0], used = r[d + D_USED0];
         if (size > DICT_INITIAL_SIZE && used * 100 < size * 10) {
@@ -446,6 +484,12 @@ export class Keyspace {
   expireIfNeeded(db: number, addr: number, nowMs: number): boolean {
     const e = this.expireAt(addr);
     if (e < 0 || e > nowMs) return false;
+    // Copy-before-write: the record's bucket goes into an active snapshot before it changes.
+    if (this.arena.hdr[H_SNAPSHOT] !== 0) {
+      const u32 = this.u32(addr);
+      this.snapshotSinkOrThrow().beforeRemove(this, db, u32[(Keyspace.off(addr) + R_HASH) >>> 2] | 0);
+    }
+    if (Keyspace.expireHook !== null) Keyspace.expireHook(this, db, addr);
     this.deleteFound(db, addr);
     this.arena.hdr[H_EXPIRED_KEYS]++;
     return true;
@@ -620,6 +664,7 @@ export class Keyspace {
 
   /** Remove every key of db. Returns how many were removed. */
   flush(db: number): number {
+    if (this.arena.hdr[H_SNAPSHOT] !== 0) this.snapshotSinkOrThrow().finish(this);
     const n = this.size(db);
     this.forEach(db, (addr) => this.freeRecord(addr));
     this.freeTables(db);
@@ -628,6 +673,7 @@ export class Keyspace {
 
   /** SWAPDB: exchange two dict headers. */
   swap(a: number, b: number): void {
+    if (this.arena.hdr[H_SNAPSHOT] !== 0) this.snapshotSinkOrThrow().finish(this);
     const r = this.root, da = this.dh(a), db = this.dh(b);
     for (let i = 0; i < DICT_HEADER_WORDS; i++) {
       const t = r[da + i];
