@@ -52,6 +52,9 @@ export const REP_USEC = 20;
 export const REP_DATA = 24;
 
 export const REPLY_DATA = 1;
+/** Or'ed into a REPLY_DATA kind: the command changed the dataset (WATCH touches its keys). */
+export const REPLY_DIRTY = 0x100;
+export const REPLY_KIND_MASK = 0xff;
 export const REPLY_PARKED = 2; // seq holds the transaction id
 export const REPLY_LARGE = 3; // payload is the next message on the side port
 export const REPLY_CONTROL = 4; // payload is a control answer (JSON)

@@ -9,6 +9,9 @@ import { SET_COMMANDS, SET_GETKEYS } from './enabled/set';
 import { ZSET_COMMANDS, ZSET_GETKEYS } from './enabled/zset';
 import { BLOCKING_COMMANDS } from './enabled/blocking';
 import { SORT_COMMANDS, SORT_GETKEYS } from './enabled/sort';
+import { PUBSUB_COMMANDS } from './enabled/pubsub';
+import { TRANSACTION_COMMANDS } from './enabled/transactions';
+import { PERSISTENCE_COMMANDS } from './enabled/persistence';
 import {
   type RawCommand, parseAclCategories, parseCommandFlags, parseKeySpecFlags,
   CMD_KEY_NOT_KEY, CMD_KEY_VARIABLE_FLAGS, CMD_KEY_INCOMPLETE,
@@ -57,6 +60,7 @@ export const ENABLED_COMMANDS: readonly string[] = [
   'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'expiretime', 'pexpiretime', 'persist',
   // collections: one file per type under ./enabled
   ...HASH_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...ZSET_COMMANDS, ...BLOCKING_COMMANDS, ...SORT_COMMANDS,
+  ...PUBSUB_COMMANDS, ...TRANSACTION_COMMANDS, ...PERSISTENCE_COMMANDS,
 ];
 
 /** A compiled key spec (see RawKeySpec); numbers only, for getKeyPositions. */

@@ -6,6 +6,8 @@
  */
 import type { Socket } from 'node:net';
 import type { BlockedCommand } from './blocking';
+import type { MultiState, PendingTouch, WatchSet } from './multi';
+import type { ClientPubsub } from './pubsub';
 
 export const REPLY_ON = 0;
 export const REPLY_OFF = 1;
@@ -60,6 +62,19 @@ export class Client {
   holdInput = false;
   /** The blocking command this client waits on, if any. */
   block: BlockedCommand | null = null;
+  /** Commands queued since MULTI (null: not in a transaction). */
+  multi: MultiState | null = null;
+  /** Keys under WATCH (and whether one was touched), and the touches of this client's writes still in flight. */
+  watching: WatchSet | null = null;
+  pendingTouch: Map<number, PendingTouch> | null = null;
+  /** Pub/sub subscriptions (src/server/pubsub.ts): null while there are none (Redis's CLIENT_PUBSUB flag off). */
+  pubsub: ClientPubsub | null = null;
+  /** Pushes are queued for pub/sub's end-of-turn flush. */
+  pushFlushPending = false;
+  /** client-output-buffer-limit: when the soft limit was first exceeded (unix seconds, 0 = under it). */
+  obufSoftLimitSince = 0;
+  /** Over an output buffer limit: freed at the end of the turn (Redis's CLIENT_CLOSE_ASAP). */
+  closeAsap = false;
 
   constructor(id: number, sock: Socket, authenticated: boolean) {
     this.id = id;

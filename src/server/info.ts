@@ -4,7 +4,9 @@
  * look for. Fields for machinery Sabre does not have (forks, jemalloc, replication
  * links, ...) report Redis's idle values. Sabre's own fields come last in a section.
  */
+import { pubsubChannelCount, pubsubPatternCount, pubsubShardChannelCount } from './pubsub';
 import * as os from 'node:os';
+import { persistenceInfo } from './durability';
 import type { Server } from './server';
 import type { Client } from './client';
 import { Client as ClientClass } from './client';
@@ -189,38 +191,7 @@ function section(srv: Server, name: Section): [string, string[]] {
       ]];
     }
     case 'persistence':
-      return ['Persistence', [
-        'loading:0',
-        'async_loading:0',
-        'current_cow_peak:0',
-        'current_cow_size:0',
-        'current_cow_size_age:0',
-        'current_fork_perc:0.00',
-        'current_save_keys_processed:0',
-        'current_save_keys_total:0',
-        `rdb_changes_since_last_save:${srv.ctx.dirty}`,
-        'rdb_bgsave_in_progress:0',
-        `rdb_last_save_time:${Math.floor(srv.startTime / 1000)}`,
-        'rdb_last_bgsave_status:ok',
-        'rdb_last_bgsave_time_sec:-1',
-        'rdb_current_bgsave_time_sec:-1',
-        'rdb_saves:0',
-        'rdb_last_cow_size:0',
-        'rdb_last_load_keys_expired:0',
-        'rdb_last_load_keys_loaded:0',
-        `aof_enabled:${srv.cfg.appendonly ? 1 : 0}`,
-        'aof_rewrite_in_progress:0',
-        'aof_rewrite_scheduled:0',
-        'aof_last_rewrite_time_sec:-1',
-        'aof_current_rewrite_time_sec:-1',
-        'aof_last_bgrewrite_status:ok',
-        'aof_rewrites:0',
-        'aof_rewrites_consecutive_failures:0',
-        'aof_last_write_status:ok',
-        'aof_last_cow_size:0',
-        'module_fork_in_progress:0',
-        'module_fork_last_cow_size:0',
-      ]];
+      return ['Persistence', persistenceInfo(srv)];
     case 'stats': {
       const st = srv.stats;
       return ['Stats', [
@@ -249,9 +220,9 @@ function section(srv: Server, name: Section): [string, string[]] {
         'current_eviction_exceeded_time:0',
         `keyspace_hits:${st.keyspaceHits}`,
         `keyspace_misses:${st.keyspaceMisses}`,
-        'pubsub_channels:0',
-        'pubsub_patterns:0',
-        'pubsubshard_channels:0',
+        `pubsub_channels:${pubsubChannelCount()}`,
+        `pubsub_patterns:${pubsubPatternCount()}`,
+        `pubsubshard_channels:${pubsubShardChannelCount()}`,
         'latest_fork_usec:0',
         'total_forks:0',
         'migrate_cached_sockets:0',

@@ -15,6 +15,8 @@ import { parseInt64, parsed } from '../util/numbers';
 import { infoCommand } from './info';
 import { slowlogCommand } from './slowlog';
 import { REDIS_COMPAT_VERSION } from './version';
+import { registerDurabilityCommands } from './durability';
+import { clientChannelCount, clientPatternCount, clientShardChannelCount, registerPubsubCommands } from './pubsub';
 
 export type LocalHandler = (srv: Server, cl: Client, c: ExecContext, spec: CommandSpec) => void;
 export const localHandlers = new Map<string, LocalHandler>();
@@ -202,6 +204,8 @@ def('quit', (_s, cl, c) => {
  * if it needs no password), no name, replies on. CLIENT NO-EVICT survives, as in Redis.
  */
 def('reset', (srv, cl, c) => {
+  cl.multi = null;
+  srv.watch.unwatchAll(cl);
   cl.db = 0;
   cl.resp = 2;
   cl.name = '';
@@ -216,6 +220,10 @@ def('reset', (srv, cl, c) => {
 /** CLIENT LIST flags, in catClientInfoString's order, for the states Sabre has. */
 function clientFlags(cl: Client): string {
   let f = '';
+  if (cl.pubsub !== null) f += 'P';
+  if (cl.multi !== null) f += 'x';
+  if (cl.block !== null) f += 'b';
+  if (cl.watching !== null && cl.watching.dirty) f += 'd';
   if (cl.closeAfterReply) f += 'c';
   if (cl.noEvict) f += 'e';
   return f === '' ? 'N' : f;
@@ -228,7 +236,7 @@ export function clientInfoLine(_srv: Server, cl: Client, now: number): string {
   const events = cl.outBytes > 0 ? 'rw' : 'r';
   return `id=${cl.id} addr=${cl.addr} laddr=${cl.laddr} fd=${cl.fd} name=${cl.name} ` +
     `age=${Math.floor((now - cl.created) / 1000)} idle=${Math.floor((now - cl.lastInteraction) / 1000)} ` +
-    `flags=${clientFlags(cl)} db=${cl.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=${qbuf} qbuf-free=${qbufFree} ` +
+    `flags=${clientFlags(cl)} db=${cl.db} sub=${clientChannelCount(cl)} psub=${clientPatternCount(cl)} ssub=${clientShardChannelCount(cl)} multi=${cl.multi !== null ? cl.multi.commands.length : -1} qbuf=${qbuf} qbuf-free=${qbufFree} ` +
     `argv-mem=0 multi-mem=0 rbs=${cl.out ? cl.out.length : 0} rbp=${cl.outBytes} obl=0 oll=0 omem=0 ` +
     `tot-mem=${1024 + qbuf + cl.outBytes} events=${events} cmd=${cl.lastCmd} user=default redir=-1 resp=${cl.resp}`;
 }
@@ -243,8 +251,8 @@ function clientTypeByName(c: ExecContext, i: number): number {
 }
 
 /** Every Sabre connection is a normal client for now (no pub/sub or replication yet). */
-function clientType(_cl: Client): number {
-  return 0;
+function clientType(cl: Client): number {
+  return cl.pubsub !== null ? 2 : 0;
 }
 
 const CLIENT_HELP = [
@@ -593,12 +601,13 @@ def('config', (srv, _cl, c, spec) => {
  * (shutdown here is immediate). On success there is no reply: the process exits and
  * the connection closes, as with Redis.
  */
-def('shutdown', (srv, _cl, c) => {
-  let nosave = false, save = false, other = false, abort = false;
+def('shutdown', (srv, cl, c) => {
+  let nosave = false, save = false, other = false, abort = false, force = false;
   for (let j = 1; j < c.argc; j++) {
     if (c.argIs(j, 'nosave')) nosave = true;
     else if (c.argIs(j, 'save')) save = true;
-    else if (c.argIs(j, 'now') || c.argIs(j, 'force')) other = true;
+    else if (c.argIs(j, 'force')) other = force = true;
+    else if (c.argIs(j, 'now')) other = true;
     else if (c.argIs(j, 'abort')) abort = true;
     else {
       c.w.error(ERR_SYNTAX);
@@ -613,5 +622,11 @@ def('shutdown', (srv, _cl, c) => {
     c.w.error('ERR No shutdown in progress.');
     return;
   }
-  void srv.shutdown(0);
+  // Answered only if the shutdown fails (a save error without FORCE); otherwise the server exits.
+  const reply = srv.deferReply(cl);
+  void srv.shutdown(0, nosave ? false : save ? true : null, force).then((err) => {
+    if (err !== null) reply((w) => w.error(err));
+  });
 });
+registerPubsubCommands(localHandlers);
+registerDurabilityCommands(localHandlers);

@@ -24,12 +24,21 @@ import { SHARD_SETTING_NAMES, applyShardSetting } from '../shard/settings';
 import { Slowlog } from './slowlog';
 import { BlockedCommand, BlockingManager } from './blocking';
 import { commandById as allSpecs } from '../commands/table';
+import { pubsubUnsubscribeAll, repliesWithPushes, subscribedModeError } from './pubsub';
+import { CMD_NO_MULTI } from '../commands/table';
+import { Durability } from './durability';
+import { CMD_LOADING } from '../commands/table';
+import { H_DIRTY } from '../../native-layout/arena';
+import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
 
 /** How the io thread handles a command. */
 const ROUTE_KEYS = 0; // by key slot to the owning shard(s)
 const ROUTE_LOCAL = 1; // on the io thread, with access to the client and server
 const ROUTE_ALL = 2; // needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL, ...)
 const ROUTE_ANY = 3; // keyless data command: any shard will do
+
+/** Commands that run at once inside MULTI instead of being queued. */
+const MULTI_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 
 const ALL_SHARD_COMMANDS = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushdb', 'flushall', 'swapdb']);
 
@@ -38,6 +47,14 @@ export class Server {
   readonly stats = new ServerStats();
   readonly slowlog = new Slowlog();
   readonly blocking = new BlockingManager(this);
+  readonly watch = new WatchTable();
+  readonly durability: Durability;
+  /** Sequence number of the command being dispatched (a local handler that defers its reply uses it). */
+  private currentSeq = 0;
+  /** Dispatch counter: orders WATCHes against writes still in flight (src/server/multi.ts). */
+  opSeq = 0;
+  /** Set by a local handler whose reply comes later (EXEC or WATCH waiting for parked shards). */
+  private deferred = false;
   /** Writer for replies produced outside a client's own batch (blocked clients served or timed out). */
   private readonly sideW = new ReplyWriter(16 * 1024);
   readonly clients = new Map<number, Client>();
@@ -49,7 +66,7 @@ export class Server {
   /** Reply writer of the io thread, shared by every command run here. */
   readonly w = new ReplyWriter(64 * 1024);
   readonly ctx: ExecContext;
-  private readonly executor: Executor;
+  readonly executor: Executor;
   /** The inline store (--shards 0), or null when shard workers own the data. */
   readonly inlineStore: Store | null;
   readonly pool: ShardPool | null;
@@ -123,6 +140,7 @@ export class Server {
     }
     this.ctx = new ExecContext(this.inlineStore ?? (null as unknown as Store), this.w);
     this.executor = new Executor(this.ctx);
+    this.durability = new Durability(this);
     const specs = commandById();
     this.route = new Uint8Array(specs.length);
     this.local = specs.map((s) => localHandlers.get(s.parent ? s.parent.name : s.name) ?? null);
@@ -143,12 +161,21 @@ export class Server {
   }
 
   async start(): Promise<void> {
+    this.durability.installIoThread();
     if (this.pool) {
       await this.pool.start();
       this.ctx.store = this.pool.allStore;
     }
+    this.durability.loading = true;
     for (const host of this.cfg.bind) await this.listen(host.replace(/^-/, ''), host.startsWith('-'));
     if (this.listeners.length === 0) throw new Error(`could not bind to any address of: ${this.cfg.bind.join(' ')}`);
+    // Clients may connect now; data commands answer -LOADING until the dataset is in.
+    const store = this.inlineStore ?? this.pool!.allStore;
+    await this.durability.load(store, (work) => new Promise<void>((resolve, reject) => {
+      this.parkAllShards((_s, release) => {
+        work().then(() => { release(); resolve(); }, (e) => { release(); reject(e); });
+      });
+    }));
     this.scheduleCron();
     this.cfg.onChange('hz', () => this.scheduleCron());
     this.cfg.onChange('port', () => { void this.rebind(); });
@@ -217,6 +244,8 @@ export class Server {
     if (client.closed) return;
     client.closed = true;
     this.blocking.drop(client);
+    pubsubUnsubscribeAll(this, client);
+    this.watch.unwatchAll(client);
     this.clients.delete(client.id);
     client.sock.destroy();
   }
@@ -328,13 +357,26 @@ export class Server {
       }
     }
     if (this.pool) this.pool.publish();
+    this.durability.flushIo();
+    const hold = this.durability.holdOutput(client);
     if (w.len > 0) {
-      if (client.out === null && !client.closed) this.writeFromWriter(client);
+      if (client.out === null && !client.closed && !hold) this.writeFromWriter(client);
       else client.appendOut(w.buf, 0, w.len);
     }
     w.reset();
-    client.flush();
-    if (client.closeAfterReply) this.closeWhenDone(client);
+    if (!hold) client.flush();
+    if (client.closeAfterReply && !hold) this.closeWhenDone(client);
+  }
+
+  /** Write what a client has queued (appendfsync always may hold it until effects are on disk). */
+  flushClient(c: Client): void {
+    if (this.durability.holdOutput(c)) return;
+    c.flush();
+    if (c.closeAfterReply && c.inFlight === 0 && !c.closed) {
+      c.closed = true;
+      this.clients.delete(c.id);
+      c.sock.end();
+    }
   }
 
   /**
@@ -374,6 +416,8 @@ export class Server {
   private rejectCommand(client: Client, seq: number, silent: boolean, error: string, spec: CommandSpec | null): void {
     this.stats.rejectedCalls++;
     if (spec) spec.rejectedCalls++;
+    // A refused command inside MULTI makes EXEC fail (Redis's flagTransaction).
+    if (client.multi !== null) client.multi.aborted = true;
     const w = this.w, start = w.len;
     w.error(error);
     this.countError(w.buf, start, w.len);
@@ -385,6 +429,7 @@ export class Server {
   private dispatch(client: Client, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): boolean {
     const seq = client.nextSeq++;
     this.stats.totalCommands++;
+    this.opSeq++;
     let spec = lookupCommand(buf, as[0], ae[0]);
     const silent = client.replyMode !== REPLY_ON;
     if (spec === undefined) {
@@ -408,12 +453,43 @@ export class Server {
       this.rejectCommand(client, seq, silent, 'NOAUTH Authentication required.', spec);
       return this.afterReplyMode(client);
     }
-    if (this.pauseEnd !== 0 && this.isPausedFor(spec)) {
+    if (client.pubsub !== null) {
+      // RESP2 subscribed mode allows only the pub/sub context commands (processCommand's order: after auth).
+      const err = subscribedModeError(client, spec);
+      if (err !== null) {
+        this.rejectCommand(client, seq, silent, err, spec);
+        return this.afterReplyMode(client);
+      }
+    }
+    if (this.durability.loading && (spec.flags & CMD_LOADING) === 0) {
+      this.rejectCommand(client, seq, silent, 'LOADING Redis is loading the dataset in memory', spec);
+      return this.afterReplyMode(client);
+    }
+    if ((spec.flags & CMD_WRITE) !== 0 && this.durability.mayDenyWrites) {
+      const err = this.durability.writeDeniedError();
+      if (err !== null) {
+        this.rejectCommand(client, seq, silent, err, spec);
+        return this.afterReplyMode(client);
+      }
+    }
+    if (this.pauseEnd !== 0 && (this.isPausedFor(spec) || (this.pauseEnd !== 0 && this.pauseWritesOnly && spec.name === 'exec' && execWrites(client)))) {
       client.nextSeq--;
       this.stats.totalCommands--;
       return false;
     }
     client.lastCmd = spec.name;
+    if (client.multi !== null && !MULTI_CONTROL.has(spec.name)) {
+      if ((spec.flags & CMD_NO_MULTI) !== 0) {
+        this.rejectCommand(client, seq, silent, 'ERR Command not allowed inside a transaction', spec);
+      } else {
+        queueCommand(client, spec, buf, as, ae, argc);
+        if (this.route[spec.id] === ROUTE_LOCAL) client.multi.hasLocal = true;
+        const w = this.w, start = w.len;
+        if (!silent) w.simple('QUEUED');
+        this.deliver(client, seq, w.buf, start, w.len, true);
+      }
+      return this.afterReplyMode(client);
+    }
     const route = this.route[spec.id];
     if (route === ROUTE_LOCAL) {
       const w = this.w, start = w.len;
@@ -423,13 +499,21 @@ export class Server {
       this.ctx.argc = argc;
       this.ctx.db = client.db;
       w.resp = client.resp;
+      this.currentSeq = seq;
       const t0 = performance.now();
       this.local[spec.id]!(this, client, this.ctx, spec);
+      if (this.deferred) {
+        // Answered when the shards it needs are parked (shard-pool onParked).
+        this.deferred = false;
+        w.len = start;
+        return this.afterReplyMode(client);
+      }
       const usec = (performance.now() - t0) * 1000;
       this.accountCommand(spec.id, usec, w.buf, start, w.len);
       if ((spec.flags & CMD_SKIP_SLOWLOG) === 0) this.slowlog.maybeAdd(this, client, this.ctx, usec);
       w.resp = client.resp;
-      const nowSilent = client.replyMode !== REPLY_ON;
+      // (Un)subscribe confirmations are pushes: Redis sends them even with replies off.
+      const nowSilent = client.replyMode !== REPLY_ON && !repliesWithPushes(spec);
       if (nowSilent) w.len = start;
       this.deliver(client, seq, w.buf, start, w.len, true);
       return this.afterReplyMode(client);
@@ -481,6 +565,7 @@ export class Server {
     } else {
       shard = 0;
     }
+    if (this.watch.active && (spec.flags & CMD_WRITE) !== 0) this.watch.stage(client, seq, client.db, spec, buf, as, ae, argc, this.opSeq);
     if ((mask & (mask - 1)) !== 0) pool.startTransaction(client, seq, silent, spec, buf, as, ae, argc, mask, retry);
     else pool.stageCommand(shard, client, seq, silent, spec.id, buf, as, ae, argc, retry);
     return true;
@@ -506,8 +591,10 @@ export class Server {
     ctx.now = Date.now();
     const t0 = performance.now();
     ctx.retry = true;
+    const dirty0 = ctx.dirty;
     this.executor.run(b.spec.id);
     ctx.retry = false;
+    if (ctx.dirty !== dirty0 && this.watch.active) this.watch.touchCommand(b.db, b.spec, b.buf, b.argStart, b.argEnd, b.argc, ++this.opSeq);
     ctx.w = saved;
     if (ctx.blocked) {
       ctx.blocked = false;
@@ -516,7 +603,8 @@ export class Server {
     }
     this.accountCommand(b.spec.id, (performance.now() - t0) * 1000, rw.buf, 0, rw.len);
     this.deliver(cl, b.seq, rw.buf, 0, b.silent ? 0 : rw.len, false);
-    cl.flush();
+    this.durability.flushIo();
+    this.flushClient(cl);
     this.blockingServed(cl);
   }
 
@@ -538,7 +626,7 @@ export class Server {
     if (error !== null) rw.error(error);
     else rw.nullArray();
     this.deliver(cl, b.seq, rw.buf, 0, b.silent ? 0 : rw.len, false);
-    cl.flush();
+    this.flushClient(cl);
   }
 
   /** Continue with input held while the client was blocked. */
@@ -571,8 +659,10 @@ export class Server {
     // One clock read per command: a command's time runs from the previous one's end, so it
     // includes its own parse and dispatch (a fraction of a µs) besides the execution.
     const t0 = this.lastCommandEnd;
+    const dirty0 = ctx.dirty;
     this.executor.run(spec.id);
     const t1 = performance.now();
+    if (ctx.dirty !== dirty0 && this.watch.active) this.watch.touchCommand(client.db, spec, buf, as, ae, argc, this.opSeq);
     this.lastCommandEnd = t1;
     if (ctx.blocked) {
       // Nothing to pop: no reply now; the client waits (src/server/blocking.ts).
@@ -590,7 +680,8 @@ export class Server {
   }
 
   /** Run a command over every shard's arena on this thread (a parked transaction). */
-  runOnIoThread(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number, resp: 2 | 3): void {
+  runOnIoThread(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number, resp: 2 | 3,
+    onRun: (() => void) | null = null): void {
     const ctx = this.ctx;
     ctx.buf = buf;
     ctx.argStart = as;
@@ -599,7 +690,139 @@ export class Server {
     ctx.db = db;
     ctx.now = Date.now();
     this.w.resp = resp;
-    this.executor.run(spec.id);
+    if (onRun !== null) onRun();
+    else this.executor.run(spec.id);
+  }
+
+  /**
+   * For a local command answered later: its sequence number is taken now (replies stay in
+   * order); the returned function writes the reply when it is ready.
+   */
+  deferReply(cl: Client): (write: (w: ReplyWriter) => void) => void {
+    const seq = this.currentSeq, silent = cl.replyMode !== REPLY_ON, resp = cl.resp;
+    this.deferred = true;
+    cl.inFlight++;
+    return (write) => {
+      cl.inFlight--;
+      const rw = this.sideW;
+      rw.reset();
+      rw.resp = resp;
+      write(rw);
+      this.deliver(cl, seq, rw.buf, 0, silent ? 0 : rw.len, false);
+      this.flushClient(cl);
+    };
+  }
+
+  /** Start-up loading: apply one AOF command to the store (no reply, no propagation). */
+  runLoaded(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number, store: Store): void {
+    const ctx = this.ctx, saved = ctx.store, prop = ctx.propagating;
+    ctx.store = store;
+    ctx.propagating = false;
+    this.runOnIoThread(spec, buf, as, ae, argc, db, 2);
+    ctx.propagating = prop;
+    ctx.store = saved;
+    ctx.blocked = false;
+    this.w.reset();
+  }
+
+  /**
+   * Park every shard (a cut in the command order), run `then` over the whole store on this
+   * thread, and release them when it calls `release` (at once inline: nothing runs meanwhile).
+   */
+  parkAllShards(then: (store: Store, release: () => void) => void): void {
+    if (this.pool === null) {
+      then(this.inlineStore!, () => this.durability.flushIo());
+      return;
+    }
+    this.pool.parkAll(then);
+  }
+
+  /** Writes counted by the shard workers (their part of rdb_changes_since_last_save). */
+  shardDirty(): number {
+    if (this.pool === null) return 0;
+    let n = 0;
+    for (const a of this.pool.arenas) n += a.hdr[H_DIRTY];
+    return n;
+  }
+
+  // ---- MULTI/EXEC/WATCH (src/server/multi.ts) -----------------------------------------------
+
+  /** EXEC: at once inline (or when it touches no shard), else once its shards are parked. */
+  exec(cl: Client, c: ExecContext): void {
+    const pool = this.pool;
+    // Taken off the client now: what the pipeline queues or watches next is another transaction.
+    const m = cl.multi!, ws = cl.watching;
+    cl.multi = null;
+    cl.watching = null;
+    if (pool === null) {
+      execMulti(this, cl, this.inlineStore!, m, ws, this.opSeq, cl.db, cl.resp);
+      return;
+    }
+    const mask = m.aborted ? 0 : execShardMask(this, m, ws);
+    if (mask === 0) {
+      execMulti(this, cl, pool.allStore, m, ws, this.opSeq, cl.db, cl.resp);
+      return;
+    }
+    const spec = this.specs[lookupCommand(c.buf, c.argStart[0], c.argEnd[0])!.id];
+    const op = this.opSeq, db = cl.db, resp = cl.resp;
+    // A block that may change the connection (SELECT, HELLO...) holds what follows until it ran.
+    if (m.hasLocal) cl.holdInput = true;
+    pool.startTransaction(cl, this.currentSeq, cl.replyMode !== REPLY_ON, spec, c.buf, c.argStart, c.argEnd, c.argc, mask, false,
+      () => {
+        execMulti(this, cl, pool.allStore, m, ws, op, db, resp);
+        if (m.hasLocal) {
+          cl.holdInput = false;
+          this.resumeInput(cl);
+        }
+      });
+    this.deferred = true;
+  }
+
+  /** WATCH: notes whether each key is alive now, which needs its shard parked in worker mode. */
+  watchCommand(cl: Client, c: ExecContext): void {
+    const keys = watchKeys(this, cl, c);
+    const pool = this.pool;
+    if (pool === null) {
+      settleAlive(keys, this.inlineStore!);
+      c.w.ok();
+      return;
+    }
+    let mask = 0;
+    for (let i = 1; i < c.argc; i++) mask |= 1 << this.slotTable[keyHashSlot(c.buf, c.argStart[i], c.argEnd[i])];
+    const spec = this.specs[lookupCommand(c.buf, c.argStart[0], c.argEnd[0])!.id];
+    pool.startTransaction(cl, this.currentSeq, cl.replyMode !== REPLY_ON, spec, c.buf, c.argStart, c.argEnd, c.argc, mask, false,
+      () => {
+        settleAlive(keys, pool.allStore);
+        this.w.ok();
+      });
+    this.deferred = true;
+  }
+
+  /** Run one command queued by MULTI, on the io thread (EXEC). */
+  runQueued(cl: Client, spec: CommandSpec): void {
+    const local = this.local[spec.id];
+    if (local !== null) local(this, cl, this.ctx, spec);
+    else this.executor.run(spec.id);
+  }
+
+  keySlot(buf: Uint8Array, s: number, e: number): number {
+    return keyHashSlot(buf, s, e);
+  }
+
+  /** The shards a command needs (bit per shard): its keys' shards, all of them, or none for io-thread commands. */
+  commandShardMask(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): number {
+    let route = this.route[spec.id];
+    if (route === ROUTE_LOCAL) return 0;
+    const all = this.shardCount >= 31 ? -1 : (1 << this.shardCount) - 1;
+    if (route === ROUTE_KEYS && (spec.name === 'sort' || spec.name === 'sort_ro') && sortReadsOtherKeys(buf, as, ae, argc)) route = ROUTE_ALL;
+    if (route === ROUTE_ALL) return all;
+    if (route === ROUTE_ANY) return 1;
+    if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
+    const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
+    if (n <= 0) return 1;
+    let mask = 0;
+    for (let i = 0; i < n; i++) mask |= 1 << this.slotTable[keyHashSlot(buf, as[this.keyPos[i]], ae[this.keyPos[i]])];
+    return mask;
   }
 
   /** Number of keys in db across all shards. */
@@ -682,6 +905,7 @@ export class Server {
   private cron(): void {
     const now = Date.now();
     this.stats.sampleOps(now);
+    this.durability.cron();
     if (this.cfg.timeout > 0) {
       for (const c of this.clients.values()) {
         if (c.inFlight === 0 && now - c.lastInteraction > this.cfg.timeout * 1000) this.freeClient(c);
@@ -695,6 +919,7 @@ export class Server {
     const period = 1000 / this.cfg.hz;
     const deadline = performance.now() + period * (0.25 + 0.05 * (this.cfg.activeExpireEffort - 1));
     for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, now, deadline);
+    this.durability.flushIo();
   }
 
   private lazyFreeScheduled = false;
@@ -716,10 +941,23 @@ export class Server {
     return this.inlineStore ? this.inlineStore.keyspaces[0].expiredKeys : this.pool!.expiredKeys();
   }
 
-  async shutdown(code = 0): Promise<void> {
-    if (this.shuttingDown) return;
+  /**
+   * Shut down: save a snapshot when asked (or when save points are configured and NOSAVE
+   * was not given), write and fsync the AOF, then exit. A failed save cancels the shutdown
+   * (the error is returned) unless `force`.
+   */
+  async shutdown(code = 0, save: boolean | null = null, force = false): Promise<string | null> {
+    if (this.shuttingDown) return null;
     this.shuttingDown = true;
     log.warn('User requested shutdown...');
+    const doSave = save ?? this.cfg.save.length > 0;
+    if (doSave) log.info('Saving the final RDB snapshot before exiting.');
+    const err = await this.durability.shutdown(doSave);
+    if (err !== null && !force) {
+      log.warn({ err }, 'Error trying to save the DB, can\'t exit.');
+      this.shuttingDown = false;
+      return 'ERR Errors trying to SHUTDOWN. Check logs.';
+    }
     if (this.cronTimer) clearInterval(this.cronTimer);
     for (const l of this.listeners) l.close();
     for (const c of this.clients.values()) {
@@ -730,6 +968,7 @@ export class Server {
     if (this.pool) await this.pool.stop();
     log.warn('Sabre is now ready to exit, bye bye...');
     this.onShutdown?.(code);
+    return null;
   }
 }
 

@@ -20,7 +20,7 @@ import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
+  REPLY_BLOCKED, REPLY_DIRTY, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import { decodeArgv } from './slowlog-argv';
@@ -45,6 +45,8 @@ interface Transaction {
   shards: number[];
   parked: number;
   retry: boolean;
+  /** Runs instead of the command itself (EXEC, WATCH): writes the reply to the io writer. */
+  onRun: (() => void) | null;
 }
 
 export class ShardPool {
@@ -64,6 +66,8 @@ export class ShardPool {
   private paused: Client[] = [];
   private outstanding = 0;
   private txns = new Map<number, Transaction>();
+  /** parkAll() cuts waiting for every shard to park. */
+  private holds = new Map<number, { parked: number; then: (store: Store, release: () => void) => void }>();
   private nextTxn = 1;
   private pollScheduled = false;
   private parked = false;
@@ -97,6 +101,7 @@ export class ShardPool {
         workerData: {
           shard: i, dbCount: cfg.databases, reqSab: req.sab, repSab: rep.sab,
           slotTableSab: this.server.slotTable.buffer, arenaPort: arenaCh.port1, sidePort: sideCh.port1, settings,
+          logSab: this.server.durability.persistence.log.sab, persistSab: this.server.durability.flags.buffer,
         },
         transferList: [arenaCh.port1, sideCh.port1],
       });
@@ -224,13 +229,14 @@ export class ShardPool {
 
   /** Run a command over several shards: park them all, run it here, release them. */
   startTransaction(client: Client, seq: number, silent: boolean, spec: CommandSpec,
-    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shardMask: number, retry = false): void {
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shardMask: number, retry = false,
+    onRun: (() => void) | null = null): void {
     const saved = saveArgs(buf, as, ae, argc);
     const shards: number[] = [];
     for (let s = 0; s < this.n; s++) if ((shardMask & (1 << s)) !== 0) shards.push(s);
     const txn: Transaction = {
       id: this.nextTxn++, client, seq, silent, spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc,
-      db: client.db, resp: client.resp, shards, parked: 0, retry,
+      db: client.db, resp: client.resp, shards, parked: 0, retry, onRun,
     };
     this.txns.set(txn.id, txn);
     client.inFlight++;
@@ -244,7 +250,46 @@ export class ShardPool {
     }
   }
 
+  /** Park every shard; `then` runs over the whole store once they are, and releases them when done. */
+  parkAll(then: (store: Store, release: () => void) => void): void {
+    const id = this.nextTxn++;
+    this.holds.set(id, { parked: 0, then });
+    for (let s = 0; s < this.n; s++) {
+      const rec = Buffer.alloc(REQ_ARGS);
+      rec.writeUInt32LE(REQ_ARGS, 0);
+      rec.writeUInt32LE(id, 8);
+      rec[12] = KIND_PARK;
+      this.outstanding++;
+      this.stageRaw(s, rec);
+    }
+    this.publish();
+  }
+
+  private release(id: number, shards: number[] | null): void {
+    // The io thread's effects and snapshot chunks go to the log before the shards' next ones.
+    this.server.durability.flushIo();
+    const n = shards === null ? this.n : shards.length;
+    for (let i = 0; i < n; i++) {
+      const s = shards === null ? i : shards[i];
+      Atomics.store(this.arenas[s].hdr, H_BARRIER, id);
+      Atomics.notify(this.arenas[s].hdr, H_BARRIER);
+    }
+  }
+
   private onParked(id: number): void {
+    const hold = this.holds.get(id);
+    if (hold !== undefined) {
+      if (++hold.parked < this.n) return;
+      this.holds.delete(id);
+      for (const a of this.arenas) a.sync();
+      let released = false;
+      hold.then(this.allStore, () => {
+        if (released) return;
+        released = true;
+        this.release(id, null);
+      });
+      return;
+    }
     const txn = this.txns.get(id);
     if (txn === undefined) return;
     if (++txn.parked < txn.shards.length) return;
@@ -254,15 +299,14 @@ export class ShardPool {
     srv.w.reset();
     const t0 = performance.now();
     srv.ctx.retry = txn.retry;
-    srv.runOnIoThread(txn.spec, txn.buf, txn.argStart, txn.argEnd, txn.argc, txn.db, txn.resp);
+    const dirty0 = srv.ctx.dirty;
+    srv.runOnIoThread(txn.spec, txn.buf, txn.argStart, txn.argEnd, txn.argc, txn.db, txn.resp, txn.onRun);
     srv.ctx.retry = false;
     const blocked = srv.ctx.blocked;
     srv.ctx.blocked = false;
     if (!blocked) srv.accountCommand(txn.spec.id, (performance.now() - t0) * 1000, srv.w.buf, 0, srv.w.len);
-    for (const s of txn.shards) {
-      Atomics.store(this.arenas[s].hdr, H_BARRIER, id);
-      Atomics.notify(this.arenas[s].hdr, H_BARRIER);
-    }
+    if (txn.client.pendingTouch !== null) srv.watch.settle(txn.client, txn.seq, srv.ctx.dirty !== dirty0);
+    this.release(id, txn.shards);
     const c = txn.client;
     c.inFlight--;
     if (blocked) {
@@ -367,7 +411,8 @@ export class ShardPool {
       tail = ring.next(tail);
       if (tail === head) break;
       const len = d.readUInt32LE(tail);
-      const kind = d.readUInt16LE(tail + 12);
+      const kindWord = d.readUInt16LE(tail + 12);
+      const kind = kindWord & REPLY_KIND_MASK;
       const seq = d.readUInt32LE(tail + 8);
       n++;
       if (kind === REPLY_DATA || kind === REPLY_LARGE) {
@@ -389,6 +434,7 @@ export class ShardPool {
         }
         if (c !== undefined) {
           c.inFlight--;
+          if (c.pendingTouch !== null) this.server.watch.settle(c, seq, (kindWord & REPLY_DIRTY) !== 0);
           this.markFlush(c);
           if (c.block !== null && c.block.seq === seq) this.server.blockingServed(c);
         }
@@ -436,12 +482,7 @@ export class ShardPool {
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
       c.flushPending = false;
-      c.flush();
-      if (c.closeAfterReply && c.inFlight === 0 && !c.closed) {
-        c.closed = true;
-        this.server.clients.delete(c.id);
-        c.sock.end();
-      }
+      this.server.flushClient(c);
     }
     list.length = 0;
   }

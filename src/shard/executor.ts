@@ -11,22 +11,81 @@ import '../commands/set';
 import '../commands/zset';
 import '../commands/blocking';
 import '../commands/sort';
+import '../commands/dump';
 import { CommandHandler, ExecContext, handlers } from '../commands/context';
-import { commandById } from '../commands/table';
+import { CMD_WRITE, CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import type { EffectSink } from '../persistence/effects';
+import { SnapshotOut, snapshotBeforeWrite } from '../persistence/snapshot';
+import { H_SNAPSHOT } from '../../native-layout/arena';
+import { parseInt64, parsed } from '../util/numbers';
 
 export class Executor {
   readonly byId: (CommandHandler | null)[];
+  private readonly specs: readonly CommandSpec[];
+  /** Where this thread's write effects go (AOF), and its snapshot writer; null until persistence starts. */
+  sink: EffectSink | null = null;
+  snapOut: SnapshotOut | null = null;
+  private keyPos = new Int32Array(64);
 
   constructor(readonly ctx: ExecContext) {
-    this.byId = commandById().map((spec) => handlers.get(spec.parent ? spec.parent.name : spec.name) ?? null);
+    this.specs = commandById();
+    this.byId = this.specs.map((spec) => handlers.get(spec.parent ? spec.parent.name : spec.name) ?? null);
   }
 
-  /** Run command `id` with the arguments already laid in ctx; false if no handler exists. */
+  /**
+   * Run command `id` with the arguments already laid in ctx; false if no handler exists.
+   * Around a write: its keys' buckets go into an active snapshot first (copy-before-write),
+   * and its effect goes to the sink after (its argv, or what the handler propagates instead).
+   */
   run(id: number): boolean {
     const h = this.byId[id];
     if (h === null) return false;
-    this.ctx.blocked = false;
-    h(this.ctx);
+    const ctx = this.ctx;
+    ctx.blocked = false;
+    if (this.snapOut !== null && (this.specs[id].flags & CMD_WRITE) !== 0 && this.snapshotRunning()) this.beforeWrite(id);
+    // Without a sink of its own (a script's inner commands), the caller collects effects.
+    if (!ctx.propagating || this.sink === null) {
+      h(ctx);
+      return true;
+    }
+    ctx.replacement = null;
+    const dirty0 = ctx.dirty;
+    h(ctx);
+    const r = ctx.replacement;
+    if (r !== null) {
+      ctx.replacement = null;
+      this.sink!.replacement(ctx.db, r);
+    } else if (ctx.dirty !== dirty0) {
+      this.sink!.command(ctx.db, ctx.buf, ctx.argStart, ctx.argEnd, ctx.argc);
+    }
     return true;
+  }
+
+  private snapshotRunning(): boolean {
+    const kss = this.ctx.store.keyspaces;
+    for (let i = 0; i < kss.length; i++) if (kss[i].arena.hdr[H_SNAPSHOT] !== 0) return true;
+    return false;
+  }
+
+  /** Serialize the buckets a write command is about to change (MOVE's and COPY .. DB's target db too). */
+  private beforeWrite(id: number): void {
+    const ctx = this.ctx, spec = this.specs[id], buf = ctx.buf, as = ctx.argStart, ae = ctx.argEnd;
+    if (this.keyPos.length < ctx.argc) this.keyPos = new Int32Array(ctx.argc * 2);
+    const n = getKeyPositions(spec, ctx.argc, buf, as, ae, this.keyPos);
+    let otherDb = -1;
+    if (spec.name === 'move' && ctx.argc === 3 && parseInt64(buf, as[2], ae[2])) otherDb = parsed.int;
+    if (spec.name === 'copy') {
+      for (let j = 3; j < ctx.argc - 1; j++) {
+        if (ctx.argIs(j, 'db') && parseInt64(buf, as[j + 1], ae[j + 1])) otherDb = parsed.int;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const k = this.keyPos[i];
+      const ks = ctx.store.ks(buf, as[k], ae[k]);
+      if (ks.arena.hdr[H_SNAPSHOT] === 0) continue;
+      const hash = ks.hash(buf, as[k], ae[k]);
+      snapshotBeforeWrite(ks, ctx.db, hash, this.snapOut!);
+      if (otherDb >= 0 && otherDb < ks.dbCount) snapshotBeforeWrite(ks, otherDb, hash, this.snapOut!);
+    }
   }
 }

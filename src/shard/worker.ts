@@ -15,11 +15,16 @@ import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_BLOCKED, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
+  REPLY_BLOCKED, REPLY_DIRTY, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { applyShardSetting, shardSettings } from './settings';
 import { encodeArgv, slowlogArgv } from '../server/slowlog-argv';
+import { EffectLog } from '../persistence/effect-log';
+import { ThreadPersistence } from '../persistence/effects';
+import { snapshotId, snapshotStep } from '../persistence/snapshot';
+import { H_DIRTY, H_SNAPSHOT } from '../../native-layout/arena';
+import { PERSIST_AOF_ON, PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 
 export interface ShardWorkerData {
   shard: number;
@@ -30,6 +35,9 @@ export interface ShardWorkerData {
   arenaPort: MessagePort;
   sidePort: MessagePort;
   settings: Record<string, string>;
+  /** The effect log and the persistence flags (src/persistence/flags.ts). */
+  logSab: SharedArrayBuffer;
+  persistSab: SharedArrayBuffer;
 }
 
 const SPIN_MS = 0.05;
@@ -49,6 +57,11 @@ function main(): void {
   for (const [k, v] of Object.entries(data.settings)) applyShardSetting(k, v);
   const largeLimit = rep.capacity / RING_LARGE_DIVISOR;
   let repDirty = false;
+  const log = EffectLog.attach(data.logSab);
+  const persistFlags = new Int32Array(data.persistSab, 0, PERSIST_WORDS);
+  const persist = new ThreadPersistence(log, data.shard, false, ctx, () => snapshotId(ks));
+  exec.sink = persist.sink;
+  exec.snapOut = persist.snap;
 
   parentPort!.postMessage({ ready: true, arena: arena.snapshot() });
 
@@ -58,7 +71,7 @@ function main(): void {
     let len = end - start;
     if (len > largeLimit) {
       side.postMessage(Buffer.from(src.subarray(start, end)));
-      kind = REPLY_LARGE;
+      kind = REPLY_LARGE | (kind & REPLY_DIRTY);
       len = 0;
     }
     const n = (REP_DATA + len + 3) & ~3;
@@ -83,7 +96,16 @@ function main(): void {
     repDirty = true;
   }
 
+  /**
+   * Publish the replies written so far. Their effects go to the log first; under
+   * appendfsync always the replies wait until those effects are on disk (group commit:
+   * the persistence worker's one fsync covers every producer's records that arrived).
+   */
   function flushReplies(): void {
+    if (persist.sink.pending || persist.snap.out.len > 0) {
+      const pos = persist.flush();
+      if (Atomics.load(persistFlags, PERSIST_FSYNC_ALWAYS) !== 0) while (!log.waitDurable(pos, 1000)) { /* disk stalled: keep waiting */ }
+    }
     if (!repDirty) return;
     repDirty = false;
     if (rep.publish()) rep.wake();
@@ -106,6 +128,8 @@ function main(): void {
   }
 
   function park(txn: number): void {
+    // Effects and snapshot chunks so far go to the log before the io thread's (ordering).
+    persist.flush();
     reply(0, txn, REPLY_PARKED, w.buf, 0, 0);
     req.release();
     flushReplies();
@@ -133,6 +157,7 @@ function main(): void {
   }
 
   function runBatch(head: number): void {
+    ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
     const d = req.data;
     let tail = req.tail;
     let count = 0;
@@ -168,6 +193,7 @@ function main(): void {
         const cmdId = d.readUInt16LE(tail + REQ_CMD);
         ctx.retry = (flags & FLAG_RETRY) !== 0;
         const t0 = performance.now();
+        const dirty0 = ctx.dirty;
         exec.run(cmdId);
         const usec = (performance.now() - t0) * 1000;
         const silent = (flags & FLAG_NO_REPLY) !== 0;
@@ -177,7 +203,7 @@ function main(): void {
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
-        else reply(clientId, seq, REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
+        else reply(clientId, seq, ctx.dirty !== dirty0 ? REPLY_DATA | REPLY_DIRTY : REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
       tail += len;
       // Give space back and show progress now and then inside long batches.
@@ -190,6 +216,7 @@ function main(): void {
     req.tail = tail;
     req.release();
     flushReplies();
+    Atomics.store(arena.hdr, H_DIRTY, ctx.dirty);
   }
 
   // ---- cron: active expiry and incremental rehash, hz times a second --------------------
@@ -203,7 +230,10 @@ function main(): void {
     // Redis's slow cycle: up to 25% of the cron period, more with active-expire-effort.
     const deadline = performance.now() + period * (0.25 + 0.05 * (shardSettings.activeExpireEffort - 1));
     const wall = Date.now();
+    ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
     for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, wall, deadline);
+    // Expired keys' DELs (and any snapshot chunks) go to the log now.
+    if (persist.sink.pending || persist.snap.out.len > 0) persist.flush();
   }
 
   let lastWork = performance.now();
@@ -217,6 +247,12 @@ function main(): void {
     const now = performance.now();
     if (now >= nextCron) {
       cron();
+      continue;
+    }
+    if (arena.hdr[H_SNAPSHOT] !== 0) {
+      // A snapshot is being written: serialize a slice of buckets between batches.
+      snapshotStep(ks, now + 1, persist.snap);
+      persist.flush();
       continue;
     }
     if (ks.lazyFreePending > 0) {

@@ -7,6 +7,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import os from 'node:os';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const REDIS_CLI = 'redis-cli';
@@ -225,7 +226,18 @@ export async function startSabre(args: string[] = [], opts: { env?: NodeJS.Proce
   }
   const main = path.join(repoRoot(), 'dist', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} does not exist: run \`npm run build\` first`);
-  return launchOnFreePort('Sabre', (port) => ({ cmd: process.execPath, args: [main, '--port', String(port), ...args] }), env);
+  // Each server works in a fresh directory of its own (snapshots, AOF), removed after it stops.
+  const ownDir = args.includes('--dir') ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'sabre-test-'));
+  const dirArgs = ownDir === null ? [] : ['--dir', ownDir];
+  const handle = await launchOnFreePort('Sabre', (port) => ({ cmd: process.execPath, args: [main, '--port', String(port), ...dirArgs, ...args] }), env);
+  if (ownDir !== null) {
+    const stop = handle.stop;
+    handle.stop = async () => {
+      await stop();
+      fs.rmSync(ownDir, { recursive: true, force: true });
+    };
+  }
+  return handle;
 }
 
 /** Starts the reference redis-server on a free loopback port, without persistence. */
