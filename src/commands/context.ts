@@ -53,6 +53,28 @@ export class ExecContext {
     this.replacement ??= [];
   }
 
+  // ---- keyspace notifications (notify-keyspace-events) -------------------------------------
+  /**
+   * Enabled notification classes (NOTIFY_* bits, Redis's notify-keyspace-events flags);
+   * 0 when notifications are off: handlers call notify() only after testing it.
+   */
+  notifyFlags = 0;
+  /** Where notify() hands events (the thread's event queue); null: nobody listens. */
+  notifySink: ((cls: number, event: string, db: number, key: Uint8Array, ks: number, ke: number) => void) | null = null;
+
+  /**
+   * Redis's notifyKeyspaceEvent(type, event, key, dbid): call exactly where Redis does,
+   * with Redis's event name; cheap when the class is disabled.
+   */
+  notify(cls: number, event: string, key: Uint8Array, ks: number, ke: number, db = this.db): void {
+    if ((this.notifyFlags & cls) !== 0 && this.notifySink !== null) this.notifySink(cls, event, db, key, ks, ke);
+  }
+
+  /** notify() for argument i as the key. */
+  notifyArg(cls: number, event: string, i: number, db = this.db): void {
+    if ((this.notifyFlags & cls) !== 0 && this.notifySink !== null) this.notifySink(cls, event, db, this.buf, this.argStart[i], this.argEnd[i]);
+  }
+
   /** Argument i as bytes for a propagated command (a view, valid until the command ends). */
   argView(i: number): Uint8Array {
     return this.buf.subarray(this.argStart[i], this.argEnd[i]);
@@ -119,6 +141,28 @@ export const handlers = new Map<string, CommandHandler>();
 
 export function defineCommand(name: string, fn: CommandHandler): void {
   handlers.set(name, fn);
+}
+
+/** Notification classes: Redis's NOTIFY_* bits (server.h), set by notify-keyspace-events. */
+export const NOTIFY_KEYSPACE = 1 << 0; // K
+export const NOTIFY_KEYEVENT = 1 << 1; // E
+export const NOTIFY_GENERIC = 1 << 2; // g
+export const NOTIFY_STRING = 1 << 3; // $
+export const NOTIFY_LIST = 1 << 4; // l
+export const NOTIFY_SET = 1 << 5; // s
+export const NOTIFY_HASH = 1 << 6; // h
+export const NOTIFY_ZSET = 1 << 7; // z
+export const NOTIFY_EXPIRED = 1 << 8; // x
+export const NOTIFY_EVICTED = 1 << 9; // e
+export const NOTIFY_STREAM = 1 << 10; // t
+export const NOTIFY_KEY_MISS = 1 << 11; // m
+export const NOTIFY_LOADED = 1 << 12; // module only
+export const NOTIFY_MODULE = 1 << 13; // d
+export const NOTIFY_NEW = 1 << 14; // n
+
+/** notify-keyspace-events bits as handlers test them: 0 unless K or E is on (nothing would be published). */
+export function effectiveNotifyFlags(flags: number): number {
+  return (flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) !== 0 ? flags : 0;
 }
 
 /** Redis's shared error replies, byte for byte. */

@@ -8,6 +8,7 @@
  * (EXEC, a command that propagates several commands) is wrapped in MULTI/EXEC.
  */
 import { KIND_EFFECT, KIND_SNAPSHOT_CHUNK, KIND_SNAPSHOT_DONE } from '../../native-layout/effect-log';
+import { NOTIFY_EXPIRED } from '../commands/context';
 import type { ExecContext, PropagatedArgv } from '../commands/context';
 import type { EffectLog } from './effect-log';
 import { Keyspace } from '../store/keyspace';
@@ -230,10 +231,11 @@ export class ThreadPersistence {
       (_ks, id) => append(KIND_SNAPSHOT_DONE, id, EMPTY, 0, 0),
     );
     const sink = this.sink;
+    // An expired key: DEL in the AOF, and the "expired" keyspace event.
     Keyspace.expireHook = (ks, db, addr) => {
-      if (!ctx.propagating) return;
-      const ko = ks.keyOffset(addr);
-      sink.del(db, ks.u8(addr), ko, ko + ks.keyLen(addr));
+      const ko = ks.keyOffset(addr), u8 = ks.u8(addr), ke = ko + ks.keyLen(addr);
+      if (ctx.propagating) sink.del(db, u8, ko, ke);
+      ctx.notify(NOTIFY_EXPIRED, 'expired', u8, ko, ke, db);
     };
     installSnapshotSink(this.snap);
   }

@@ -120,6 +120,14 @@ export class Durability {
     this.loading = false;
   }
 
+  /** Is there a file to load at start-up (so clients should be let in to see -LOADING)? */
+  hasDataToLoad(): boolean {
+    const cfg = this.srv.cfg, dir = process.cwd();
+    const aofDir = path.join(dir, cfg.appenddirname);
+    if (cfg.appendonly && fs.existsSync(path.join(aofDir, manifestFileName(cfg.appendfilename)))) return true;
+    return fs.existsSync(path.resolve(dir, cfg.dbfilename));
+  }
+
   private async loadAof(store: Store, dir: string): Promise<void> {
     const cfg = this.srv.cfg;
     const aofDir = path.join(dir, cfg.appenddirname);

@@ -27,6 +27,7 @@ import { commandById as allSpecs } from '../commands/table';
 import { pubsubUnsubscribeAll, repliesWithPushes, subscribedModeError } from './pubsub';
 import { CMD_NO_MULTI } from '../commands/table';
 import { Durability } from './durability';
+import { effectiveNotifyFlags, publishKeyspaceEvent } from './notifications';
 import { CMD_LOADING } from '../commands/table';
 import { H_DIRTY } from '../../native-layout/arena';
 import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
@@ -141,6 +142,10 @@ export class Server {
     this.ctx = new ExecContext(this.inlineStore ?? (null as unknown as Store), this.w);
     this.executor = new Executor(this.ctx);
     this.durability = new Durability(this);
+    // Keyspace notifications raised on this thread are published at once.
+    this.ctx.notifyFlags = effectiveNotifyFlags(cfg.notifyKeyspaceEvents);
+    this.ctx.notifySink = (_cls, event, db, key, ks, ke) => publishKeyspaceEvent(this, event, db, key, ks, ke);
+    cfg.onChange('notify-keyspace-events', (c) => { this.ctx.notifyFlags = effectiveNotifyFlags(c.notifyKeyspaceEvents); });
     const specs = commandById();
     this.route = new Uint8Array(specs.length);
     this.local = specs.map((s) => localHandlers.get(s.parent ? s.parent.name : s.name) ?? null);
@@ -167,15 +172,18 @@ export class Server {
       this.ctx.store = this.pool.allStore;
     }
     this.durability.loading = true;
-    for (const host of this.cfg.bind) await this.listen(host.replace(/^-/, ''), host.startsWith('-'));
-    if (this.listeners.length === 0) throw new Error(`could not bind to any address of: ${this.cfg.bind.join(' ')}`);
-    // Clients may connect now; data commands answer -LOADING until the dataset is in.
     const store = this.inlineStore ?? this.pool!.allStore;
-    await this.durability.load(store, (work) => new Promise<void>((resolve, reject) => {
+    const load = () => this.durability.load(store, (work) => new Promise<void>((resolve, reject) => {
       this.parkAllShards((_s, release) => {
         work().then(() => { release(); resolve(); }, (e) => { release(); reject(e); });
       });
     }));
+    // With a dataset to load, clients may connect meanwhile and get -LOADING (as Redis).
+    const early = this.durability.hasDataToLoad();
+    if (!early) await load();
+    for (const host of this.cfg.bind) await this.listen(host.replace(/^-/, ''), host.startsWith('-'));
+    if (this.listeners.length === 0) throw new Error(`could not bind to any address of: ${this.cfg.bind.join(' ')}`);
+    if (early) await load();
     this.scheduleCron();
     this.cfg.onChange('hz', () => this.scheduleCron());
     this.cfg.onChange('port', () => { void this.rebind(); });
@@ -906,6 +914,7 @@ export class Server {
     const now = Date.now();
     this.stats.sampleOps(now);
     this.durability.cron();
+    this.pool?.pollIdle();
     if (this.cfg.timeout > 0) {
       for (const c of this.clients.values()) {
         if (c.inFlight === 0 && now - c.lastInteraction > this.cfg.timeout * 1000) this.freeClient(c);

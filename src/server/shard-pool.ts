@@ -20,10 +20,11 @@ import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_BLOCKED, REPLY_DIRTY, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
+  REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import { decodeArgv } from './slowlog-argv';
+import { publishShardEvents } from './notifications';
 
 /** io thread keeps polling this long (ms) after the last reply before it parks. */
 const SPIN_MS = 0.05;
@@ -367,6 +368,14 @@ export class ShardPool {
     }
   }
 
+  /**
+   * From the io thread's cron: drain what shards sent on their own (keyspace events of
+   * their active expiry) while no command is outstanding and nothing polls.
+   */
+  pollIdle(): void {
+    if (!this.pollScheduled && !this.parked) this.poll();
+  }
+
   /** Sleep until a worker notifies a reply ring (or the insurance timeout). */
   private park(): void {
     const tokens = this.parkTokens;
@@ -450,6 +459,8 @@ export class ShardPool {
         ring.tail = tail + len;
         ring.release();
         this.onParked(seq);
+      } else if (kind === REPLY_EVENT) {
+        publishShardEvents(this.server, d, tail + REP_DATA, tail + REP_DATA + d.readUInt32LE(tail + 16));
       } else if (kind === REPLY_SLOWLOG) {
         const plen = d.readUInt32LE(tail + 16);
         const argv = decodeArgv(d, tail + REP_DATA, tail + REP_DATA + plen);

@@ -2,6 +2,9 @@
  * The few configuration values a shard thread reads, kept per thread and updated by
  * control records when CONFIG SET changes them on the io thread.
  */
+import { keyspaceEventsStringToFlags } from '../server/config';
+import { effectiveNotifyFlags } from '../commands/context';
+
 export const shardSettings = {
   hz: 10,
   activeExpireEffort: 1,
@@ -16,12 +19,14 @@ export const shardSettings = {
   zsetMaxListpackValue: 64,
   listMaxListpackSize: -2,
   listCompressDepth: 0,
+  /** notify-keyspace-events as handlers test it (0 unless K or E is on). */
+  notifyFlags: 0,
 };
 
 export const SHARD_SETTING_NAMES = [
   'hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy', 'slowlog-log-slower-than',
   'hash-max-listpack-entries', 'hash-max-listpack-value', 'set-max-intset-entries', 'zset-max-listpack-entries',
-  'zset-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth',
+  'zset-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'notify-keyspace-events',
 ];
 
 export function applyShardSetting(name: string, value: string): void {
@@ -38,5 +43,10 @@ export function applyShardSetting(name: string, value: string): void {
     case 'zset-max-listpack-value': shardSettings.zsetMaxListpackValue = Number(value); break;
     case 'list-max-listpack-size': shardSettings.listMaxListpackSize = Number(value); break;
     case 'list-compress-depth': shardSettings.listCompressDepth = Number(value); break;
+    case 'notify-keyspace-events': {
+      const f = keyspaceEventsStringToFlags(value);
+      shardSettings.notifyFlags = f < 0 ? 0 : effectiveNotifyFlags(f);
+      break;
+    }
   }
 }

@@ -15,10 +15,11 @@ import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_BLOCKED, REPLY_DIRTY, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
+  REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { applyShardSetting, shardSettings } from './settings';
+import { ShardEvents } from './events';
 import { encodeArgv, slowlogArgv } from '../server/slowlog-argv';
 import { EffectLog } from '../persistence/effect-log';
 import { ThreadPersistence } from '../persistence/effects';
@@ -62,6 +63,14 @@ function main(): void {
   const persist = new ThreadPersistence(log, data.shard, false, ctx, () => snapshotId(ks));
   exec.sink = persist.sink;
   exec.snapOut = persist.snap;
+  // Keyspace notifications travel ahead of their command's reply (REPLY_EVENT).
+  const events = new ShardEvents();
+  ctx.notifySink = (_cls, event, db, key, ks0, ke) => events.add(event, db, key, ks0, ke);
+  function flushEvents(): void {
+    if (events.len === 0) return;
+    reply(0, 0, REPLY_EVENT, events.buf, 0, events.len);
+    events.len = 0;
+  }
 
   parentPort!.postMessage({ ready: true, arena: arena.snapshot() });
 
@@ -158,6 +167,7 @@ function main(): void {
 
   function runBatch(head: number): void {
     ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
+    ctx.notifyFlags = shardSettings.notifyFlags;
     const d = req.data;
     let tail = req.tail;
     let count = 0;
@@ -202,6 +212,7 @@ function main(): void {
           const argv = encodeArgv(slowlogArgv(ctx));
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
+        if (events.len > 0) flushEvents();
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
         else reply(clientId, seq, ctx.dirty !== dirty0 ? REPLY_DATA | REPLY_DIRTY : REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
@@ -231,7 +242,12 @@ function main(): void {
     const deadline = performance.now() + period * (0.25 + 0.05 * (shardSettings.activeExpireEffort - 1));
     const wall = Date.now();
     ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
+    ctx.notifyFlags = shardSettings.notifyFlags;
     for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, wall, deadline);
+    if (events.len > 0) {
+      flushEvents();
+      flushReplies();
+    }
     // Expired keys' DELs (and any snapshot chunks) go to the log now.
     if (persist.sink.pending || persist.snap.out.len > 0) persist.flush();
   }
