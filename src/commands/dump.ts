@@ -9,8 +9,8 @@ import { LRU_MASK, META_LRU_SHIFT, R_META } from '../../native-layout/record';
 import { RDB_VERSION, RdbError, RdbOut, readValue, writeValue } from '../persistence/rdb';
 import { crc64CheckLE, crc64WriteLE } from '../persistence/crc64';
 import { parseInt64, parsed } from '../util/numbers';
-import { ERR_NOT_INTEGER, ERR_SYNTAX, ExecContext, defineCommand } from './context';
-import { objectPolicy } from './keys';
+import { ERR_NOT_INTEGER, ERR_SYNTAX, ExecContext, NOTIFY_GENERIC, defineCommand } from './context';
+import { notifyDel, notifyMiss, notifyNew, objectPolicy } from './keys';
 
 const ERR_PAYLOAD = 'ERR DUMP payload version or checksum are wrong';
 const ERR_BUSYKEY = 'BUSYKEY Target key name already exists.';
@@ -51,6 +51,7 @@ function dumpCommand(c: ExecContext): void {
   const ks = c.store.ks(b, s, e);
   const rec = ks.lookup(c.db, b, s, e, c.now);
   if (rec === 0) {
+    notifyMiss(c, 1);
     c.w.nullBulk();
     return;
   }
@@ -165,6 +166,7 @@ function restoreCommand(c: ExecContext): void {
     if (old !== 0) {
       if (c.propagating) c.propagate(['DEL', c.argView(1)]);
       c.dirty++;
+      notifyDel(c, 1);
     } else if (c.propagating) {
       c.preventPropagation();
     }
@@ -186,6 +188,9 @@ function restoreCommand(c: ExecContext): void {
   }
   c.w.ok();
   c.dirty++;
+  // dbAdd() of the restored key (a replaced one was deleted first), then the command's event.
+  notifyNew(c, 1);
+  c.notifyArg(NOTIFY_GENERIC, 'restore', 1);
 }
 
 defineCommand('dump', dumpCommand);

@@ -11,7 +11,9 @@
 import { Keyspace } from '../store/keyspace';
 import { R_EXPIRE_HI, R_EXPIRE_LO } from '../../native-layout/record';
 import { parseInt64, parsed } from '../util/numbers';
-import { ERR_NOT_INTEGER, ExecContext, PropagatedArgv, defineCommand } from './context';
+import {
+  ERR_NOT_INTEGER, ExecContext, NOTIFY_GENERIC, NOTIFY_KEY_MISS, PropagatedArgv, defineCommand,
+} from './context';
 
 const TWO32 = 4294967296;
 const LLONG_MAX = 9223372036854775807n;
@@ -266,10 +268,12 @@ function expireGeneric(c: ExecContext, relative: boolean, unitSeconds: boolean, 
   }
   if (alreadyExpired(when, c.now)) {
     ks.deleteFound(c.db, addr);
+    c.notifyArg(NOTIFY_GENERIC, 'del', 1);
     // Replicated as an explicit DEL (UNLINK under lazyfree-lazy-expire, not supported here).
     if (c.propagating) c.propagate(['DEL', c.argView(1)]);
   } else {
     setExpireExact(ks, c.db, addr, when);
+    c.notifyArg(NOTIFY_GENERIC, 'expire', 1);
     if (c.propagating && (relative || unitSeconds)) propagatePexpireat(c);
   }
   c.dirty++;
@@ -294,6 +298,7 @@ function ttlGeneric(c: ExecContext, outputMs: boolean, outputAbs: boolean): void
   const ks = c.store.ks(b, c.argStart[1], c.argEnd[1]);
   const addr = ks.lookupNoTouch(c.db, b, c.argStart[1], c.argEnd[1], c.now);
   if (addr === 0) {
+    c.notifyArg(NOTIFY_KEY_MISS, 'keymiss', 1);
     c.w.integer(-2);
     return;
   }
@@ -323,6 +328,7 @@ function persistCommand(c: ExecContext): void {
   }
   ks.setExpireFound(c.db, addr, -1);
   c.dirty++;
+  c.notifyArg(NOTIFY_GENERIC, 'persist', 1);
   c.w.integer(1);
 }
 

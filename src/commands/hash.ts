@@ -24,9 +24,11 @@ import { shardSettings } from '../shard/settings';
 import {
   LongDouble, LD_ZERO, MAX_LONG_DOUBLE_CHARS, ld2stringHuman, ldAdd, parseInt64, parsed, string2ld, writeBigInt, writeInt,
 } from '../util/numbers';
-import { ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand } from './context';
+import {
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_HASH, defineCommand,
+} from './context';
 import { cstrLen } from './expire';
-import { valueCloners } from './keys';
+import { notifyDel, notifyMiss, notifyNew, valueCloners } from './keys';
 import {
   LAZYFREE_THRESHOLD, deferredHeader, parseScanCursor, parseScanOptions, replyEmptyScan, scanArgs, scanMatches,
 } from './set';
@@ -231,6 +233,13 @@ function lookupHash(c: ExecContext, ks: Keyspace): number {
   return rec;
 }
 
+/** lookupKeyReadOrReply() for argv[1] as a hash: lookupHash plus the "keymiss" event. */
+function lookupHashRead(c: ExecContext, ks: Keyspace): number {
+  const rec = lookupHash(c, ks);
+  if (rec === 0) notifyMiss(c, 1);
+  return rec;
+}
+
 /** hashTypeLookupWriteOrCreate(): the record, created empty when missing; -1 after WRONGTYPE. */
 function lookupWriteOrCreate(c: ExecContext, ks: Keyspace): number {
   const rec = lookupHash(c, ks);
@@ -238,6 +247,7 @@ function lookupWriteOrCreate(c: ExecContext, ks: Keyspace): number {
   const b = c.buf, s = c.argStart[1], e = c.argEnd[1];
   const n = ks.newRecord(ks.hash(b, s, e), TYPE_HASH, ENC_LISTPACK, b, s, e, lpNew(ks.arena), -1, c.now);
   ks.link(c.db, n);
+  notifyNew(c, 1);
   return n;
 }
 
@@ -263,6 +273,7 @@ function hsetCommand(c: ExecContext, hmset: boolean): void {
     created += 1 - hashSet(ks, rec, b, c.argStart[i], c.argEnd[i], b, c.argStart[i + 1], c.argEnd[i + 1]);
   }
   c.dirty += (c.argc - 2) >>> 1;
+  c.notifyArg(NOTIFY_HASH, 'hset', 1);
   if (hmset) c.w.ok();
   else c.w.integer(created);
 }
@@ -276,12 +287,13 @@ function hsetnxCommand(c: ExecContext): void {
   tryConversion(c, ks, rec, 2, 3);
   hashSet(ks, rec, b, c.argStart[2], c.argEnd[2], b, c.argStart[3], c.argEnd[3]);
   c.dirty++;
+  c.notifyArg(NOTIFY_HASH, 'hset', 1);
   c.w.integer(1);
 }
 
 function hgetCommand(c: ExecContext): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   if (rec === 0 || !hashGet(ks, rec, c.buf, c.argStart[2], c.argEnd[2])) return c.w.nullBulk();
   c.w.bulk(hv.u8, hv.s, hv.e);
@@ -289,7 +301,7 @@ function hgetCommand(c: ExecContext): void {
 
 function hmgetCommand(c: ExecContext): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   c.w.arrayHeader(c.argc - 2);
   for (let i = 2; i < c.argc; i++) {
@@ -303,37 +315,42 @@ function hdelCommand(c: ExecContext): void {
   const rec = lookupHash(c, ks);
   if (rec < 0) return;
   if (rec === 0) return c.w.integer(0);
-  let deleted = 0;
+  let deleted = 0, keyremoved = false;
   for (let i = 2; i < c.argc; i++) {
     if (hashDelete(ks, rec, c.buf, c.argStart[i], c.argEnd[i])) {
       deleted++;
       if (hashLen(ks, rec) === 0) {
         ks.deleteFound(c.db, rec);
+        keyremoved = true;
         break;
       }
     }
   }
   c.dirty += deleted;
+  if (deleted !== 0) {
+    c.notifyArg(NOTIFY_HASH, 'hdel', 1);
+    if (keyremoved) notifyDel(c, 1);
+  }
   c.w.integer(deleted);
 }
 
 function hlenCommand(c: ExecContext): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   c.w.integer(rec === 0 ? 0 : hashLen(ks, rec));
 }
 
 function hstrlenCommand(c: ExecContext): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   c.w.integer(rec !== 0 && hashGet(ks, rec, c.buf, c.argStart[2], c.argEnd[2]) ? hv.e - hv.s : 0);
 }
 
 function hexistsCommand(c: ExecContext): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   c.w.integer(rec !== 0 && hashGet(ks, rec, c.buf, c.argStart[2], c.argEnd[2]) ? 1 : 0);
 }
@@ -345,7 +362,7 @@ const WANT_VALUES = 2;
 
 function getallGeneric(c: ExecContext, what: number): void {
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   const w = c.w;
   const n = rec === 0 ? 0 : hashLen(ks, rec);
@@ -390,6 +407,7 @@ function hincrbyCommand(c: ExecContext): void {
   }
   hashSet(ks, rec, b, c.argStart[2], c.argEnd[2], digits, 0, len);
   c.dirty++;
+  c.notifyArg(NOTIFY_HASH, 'hincrby', 1);
   if (resultBig === null) c.w.integer(result);
   else c.w.bigInteger(resultBig);
 }
@@ -416,6 +434,7 @@ function hincrbyfloatCommand(c: ExecContext): void {
   const len = digits.write(text, 0, 'latin1');
   hashSet(ks, rec, b, c.argStart[2], c.argEnd[2], digits, 0, len);
   c.dirty++;
+  c.notifyArg(NOTIFY_HASH, 'hincrbyfloat', 1);
   c.w.bulk(digits, 0, len);
   // Replicated as HSET of the value it produced, so float formatting can never diverge.
   if (c.propagating) c.propagate(['HSET', c.argView(1), c.argView(2), text]);
@@ -461,7 +480,7 @@ function hrandfieldCommand(c: ExecContext): void {
   const w = c.w;
   const ks = keyspaceOf(c);
   if (c.argc === 2) {
-    const rec = lookupHash(c, ks);
+    const rec = lookupHashRead(c, ks);
     if (rec < 0) return;
     if (rec === 0) return w.nullBulk();
     iterStart(iter, ks, rec);
@@ -479,7 +498,7 @@ function hrandfieldCommand(c: ExecContext): void {
     withvalues = true;
     if (lBig > HALF_LONG_MAX || lBig < -HALF_LONG_MAX) return w.error('ERR value is out of range');
   }
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   if (rec === 0) return w.arrayHeader(0);
   const uniq = l >= 0;
@@ -554,7 +573,7 @@ function collectEntry(e: number): void {
 function hscanCommand(c: ExecContext): void {
   if (!parseScanCursor(c, 2)) return;
   const ks = keyspaceOf(c);
-  const rec = lookupHash(c, ks);
+  const rec = lookupHashRead(c, ks);
   if (rec < 0) return;
   if (rec === 0) return replyEmptyScan(c);
   if (!parseScanOptions(c, 3)) return;

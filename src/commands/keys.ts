@@ -12,7 +12,8 @@ import { LRU_MASK, META_LRU_SHIFT, R_META, TYPE_STRING } from '../../native-layo
 import { stringMatch } from '../util/glob';
 import { parseInt64, parsed } from '../util/numbers';
 import {
-  ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ExecContext, PropagatedArgv, defineCommand,
+  ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ExecContext, NOTIFY_GENERIC, NOTIFY_KEY_MISS, NOTIFY_NEW,
+  PropagatedArgv, defineCommand,
 } from './context';
 import { ExpireTime, cstrArg, cstrLen, optIs, patchExpireWords, readExpire } from './expire';
 
@@ -40,6 +41,32 @@ export const objectPolicy = { lfu: false, lfuDecayTime: 1 };
 
 const OBJ_SHARED_REFCOUNT = 2147483647;
 const OBJ_SHARED_INTEGERS = 10000;
+
+// ---- notification helpers (shared by the data-type modules) ------------------------------
+
+/**
+ * Before a write that dbAdd()s argv[i] when it is absent: true if "new" events are on and
+ * the key does not exist (the lookup also drops it if expired, as lookupKeyWrite does).
+ * Costs one flag test when notifications are off.
+ */
+export function willAdd(c: ExecContext, ks: Keyspace, i: number): boolean {
+  return (c.notifyFlags & NOTIFY_NEW) !== 0 && ks.lookupNoTouch(c.db, c.buf, c.argStart[i], c.argEnd[i], c.now) === 0;
+}
+
+/** dbAdd()'s "new" event for argv[i]. */
+export function notifyNew(c: ExecContext, i: number, db = c.db): void {
+  c.notifyArg(NOTIFY_NEW, 'new', i, db);
+}
+
+/** lookupKeyRead()'s "keymiss" event for argv[i]. */
+export function notifyMiss(c: ExecContext, i: number): void {
+  c.notifyArg(NOTIFY_KEY_MISS, 'keymiss', i);
+}
+
+/** The generic "del" a command emits after emptying a collection (or deleting a key). */
+export function notifyDel(c: ExecContext, i: number, db = c.db): void {
+  c.notifyArg(NOTIFY_GENERIC, 'del', i, db);
+}
 
 // ---- helpers ----------------------------------------------------------------------------
 
@@ -116,7 +143,10 @@ function delCommand(c: ExecContext): void {
   let deleted = 0;
   for (let j = 1; j < c.argc; j++) {
     const s = c.argStart[j], e = c.argEnd[j];
-    if (c.store.ks(b, s, e).delete(c.db, b, s, e, c.now)) deleted++;
+    if (c.store.ks(b, s, e).delete(c.db, b, s, e, c.now)) {
+      deleted++;
+      notifyDel(c, j);
+    }
   }
   c.dirty += deleted;
   c.w.integer(deleted);
@@ -128,6 +158,7 @@ function existsCommand(c: ExecContext): void {
   for (let j = 1; j < c.argc; j++) {
     const s = c.argStart[j], e = c.argEnd[j];
     if (c.store.ks(b, s, e).lookupNoTouch(c.db, b, s, e, c.now) !== 0) count++;
+    else notifyMiss(c, j);
   }
   c.w.integer(count);
 }
@@ -138,6 +169,7 @@ function touchCommand(c: ExecContext): void {
   for (let j = 1; j < c.argc; j++) {
     const s = c.argStart[j], e = c.argEnd[j];
     if (c.store.ks(b, s, e).lookup(c.db, b, s, e, c.now) !== 0) count++;
+    else notifyMiss(c, j);
   }
   c.w.integer(count);
 }
@@ -146,6 +178,7 @@ function typeCommand(c: ExecContext): void {
   const b = c.buf, s = c.argStart[1], e = c.argEnd[1];
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookupNoTouch(c.db, b, s, e, c.now);
+  if (addr === 0) notifyMiss(c, 1);
   c.w.simple(addr === 0 ? 'none' : TYPE_NAMES[ks.type(addr)]);
 }
 
@@ -347,8 +380,11 @@ function renameGeneric(c: ExecContext, nx: boolean): void {
     to.deleteFound(c.db, dst);
   }
   linkCopy(c, to, c.db, 2, from, src, srcExpire, true);
+  notifyNew(c, 2);
   removeMoved(c, from, c.db, 1, to);
   c.dirty++;
+  c.notifyArg(NOTIFY_GENERIC, 'rename_from', 1);
+  c.notifyArg(NOTIFY_GENERIC, 'rename_to', 2);
   if (nx) c.w.integer(1);
   else c.w.ok();
 }
@@ -372,7 +408,10 @@ function copyCommand(c: ExecContext): void {
   const b = c.buf;
   const from = c.store.ks(b, c.argStart[1], c.argEnd[1]);
   const src = from.lookup(c.db, b, c.argStart[1], c.argEnd[1], c.now);
-  if (src === 0) return c.w.integer(0);
+  if (src === 0) {
+    notifyMiss(c, 1);
+    return c.w.integer(0);
+  }
   readExpire(from, src, srcExpire);
   const to = c.store.ks(b, c.argStart[2], c.argEnd[2]);
   const dst = to.lookup(dstDb, b, c.argStart[2], c.argEnd[2], c.now);
@@ -381,7 +420,9 @@ function copyCommand(c: ExecContext): void {
     to.deleteFound(dstDb, dst);
   }
   linkCopy(c, to, dstDb, 2, from, src, srcExpire, false);
+  notifyNew(c, 2, dstDb);
   c.dirty++;
+  c.notifyArg(NOTIFY_GENERIC, 'copy_to', 2, dstDb);
   c.w.integer(1);
 }
 
@@ -397,8 +438,11 @@ function moveCommand(c: ExecContext): void {
   readExpire(ks, src, srcExpire);
   if (ks.lookup(dstDb, b, s, e, c.now) !== 0) return c.w.integer(0);
   linkCopy(c, ks, dstDb, 1, ks, src, srcExpire, true);
+  notifyNew(c, 1, dstDb);
   removeMoved(c, ks, c.db, 1, ks);
   c.dirty++;
+  c.notifyArg(NOTIFY_GENERIC, 'move_from', 1);
+  c.notifyArg(NOTIFY_GENERIC, 'move_to', 1, dstDb);
   c.w.integer(1);
 }
 

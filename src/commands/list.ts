@@ -15,8 +15,10 @@ import { LIST_LAZYFREE_NODES } from '../../native-layout/quicklist';
 import { ENC_QUICKLIST, TYPE_LIST } from '../../native-layout/record';
 import { shardSettings } from '../shard/settings';
 import { parseInt64, parsed } from '../util/numbers';
-import { ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand } from './context';
-import { valueCloners } from './keys';
+import {
+  ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_LIST, defineCommand,
+} from './context';
+import { notifyDel, notifyMiss, notifyNew, valueCloners } from './keys';
 import { optIs } from './expire';
 
 export { LIST_HEAD, LIST_TAIL };
@@ -93,12 +95,20 @@ function lookupList(c: ExecContext, ks: Keyspace, keyIdx: number): number {
   return rec;
 }
 
+/** lookupKeyRead() of argv[keyIdx] as a list: lookupList plus the "keymiss" event. */
+function lookupListRead(c: ExecContext, ks: Keyspace, keyIdx: number): number {
+  const rec = lookupList(c, ks, keyIdx);
+  if (rec === 0) notifyMiss(c, keyIdx);
+  return rec;
+}
+
 /** A new empty list under argv[keyIdx] (known to be absent); returns its quicklist. */
 function createList(c: ExecContext, ks: Keyspace, keyIdx: number): number {
   const b = c.buf, s = c.argStart[keyIdx], e = c.argEnd[keyIdx];
   const ql = qlCreate(ks.arena, shardSettings.listMaxListpackSize);
   const rec = ks.newRecord(ks.hash(b, s, e), TYPE_LIST, ENC_QUICKLIST, b, s, e, ql, -1, c.now);
   ks.link(c.db, rec);
+  notifyNew(c, keyIdx);
   return ql;
 }
 
@@ -127,15 +137,24 @@ function addListRangeReply(c: ExecContext, ks: Keyspace, ql: number, start: numb
  * Pop `n` elements from one end after replying them (listPopRangeAndReplyWithKey without
  * the key); deletes the key when the list empties. The record must be the last found.
  */
-function popRangeReply(c: ExecContext, ks: Keyspace, rec: number, ql: number, where: number, n: number): void {
+function popRangeReply(c: ExecContext, ks: Keyspace, rec: number, ql: number, keyIdx: number, where: number,
+  n: number): void {
   addListRangeReply(c, ks, ql, where === LIST_HEAD ? 0 : -n, where === LIST_HEAD ? n - 1 : -1, where === LIST_TAIL);
   if (where === LIST_HEAD) qlDelHead(ks.arena, ql, n); else qlDelTail(ks.arena, ql, n);
-  listElementsRemoved(c, ks, rec, ql, n);
+  listElementsRemoved(c, ks, rec, ql, keyIdx, where, n);
 }
 
-/** listElementsRemoved(): delete the key of an emptied list; count the writes. */
-function listElementsRemoved(c: ExecContext, ks: Keyspace, rec: number, ql: number, n: number): void {
-  if (qlLength(ks.arena, ql) === 0) ks.deleteFound(c.db, rec);
+/**
+ * listElementsRemoved(): the pop event, then delete the key of an emptied list (with its
+ * "del" event); count the writes.
+ */
+function listElementsRemoved(c: ExecContext, ks: Keyspace, rec: number, ql: number, keyIdx: number, where: number,
+  n: number): void {
+  c.notifyArg(NOTIFY_LIST, where === LIST_HEAD ? 'lpop' : 'rpop', keyIdx);
+  if (qlLength(ks.arena, ql) === 0) {
+    ks.deleteFound(c.db, rec);
+    notifyDel(c, keyIdx);
+  }
   c.dirty += n;
 }
 
@@ -158,6 +177,7 @@ function pushGeneric(c: ExecContext, where: number, xx: boolean): void {
   const a = ks.arena, b = c.buf;
   for (let j = 2; j < c.argc; j++) qlPush(a, ql, where, b, c.argStart[j], c.argEnd[j]);
   c.dirty += c.argc - 2;
+  c.notifyArg(NOTIFY_LIST, where === LIST_HEAD ? 'lpush' : 'rpush', 1);
   c.w.integer(qlLength(a, ql));
 }
 
@@ -195,11 +215,11 @@ function popGeneric(c: ExecContext, where: number, name: string): void {
     qlPeek(a, ql, where);
     c.w.bulk(el.u8, el.start, el.end);
     if (where === LIST_HEAD) qlDelHead(a, ql, 1); else qlDelTail(a, ql, 1);
-    listElementsRemoved(c, ks, rec, ql, 1);
+    listElementsRemoved(c, ks, rec, ql, 1, where, 1);
     return;
   }
   const llen = qlLength(a, ql);
-  popRangeReply(c, ks, rec, ql, where, count > llen ? llen : count);
+  popRangeReply(c, ks, rec, ql, 1, where, count > llen ? llen : count);
 }
 
 defineCommand('lpop', (c) => popGeneric(c, LIST_HEAD, 'lpop'));
@@ -209,7 +229,7 @@ defineCommand('rpop', (c) => popGeneric(c, LIST_TAIL, 'rpop'));
 
 defineCommand('llen', (c) => {
   const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
-  const rec = lookupList(c, ks, 1);
+  const rec = lookupListRead(c, ks, 1);
   if (rec < 0) return;
   c.w.integer(rec === 0 ? 0 : qlLength(ks.arena, ks.valueWord(rec)));
 });
@@ -220,7 +240,7 @@ defineCommand('lrange', (c) => {
   if (!getLong(c, 3, null)) return;
   const end = argLong;
   const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
-  const rec = lookupList(c, ks, 1);
+  const rec = lookupListRead(c, ks, 1);
   if (rec < 0) return;
   if (rec === 0) {
     c.w.arrayHeader(0);
@@ -231,7 +251,7 @@ defineCommand('lrange', (c) => {
 
 defineCommand('lindex', (c) => {
   const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
-  const rec = lookupList(c, ks, 1);
+  const rec = lookupListRead(c, ks, 1);
   if (rec < 0) return;
   if (rec === 0) {
     c.w.nullBulk();
@@ -256,6 +276,7 @@ defineCommand('lset', (c) => {
     return;
   }
   c.dirty++;
+  c.notifyArg(NOTIFY_LIST, 'lset', 1);
   c.w.ok();
 });
 
@@ -287,6 +308,7 @@ defineCommand('linsert', (c) => {
   }
   qlInsertAtCursor(a, ql, after, b, c.argStart[4], c.argEnd[4]);
   c.dirty++;
+  c.notifyArg(NOTIFY_LIST, 'linsert', 1);
   c.w.integer(qlLength(a, ql));
 });
 
@@ -305,7 +327,13 @@ defineCommand('lrem', (c) => {
   const a = ks.arena, ql = ks.valueWord(rec);
   const removed = qlRemove(a, ql, c.buf, c.argStart[3], c.argEnd[3], limit, fromTail);
   c.dirty += removed;
-  if (qlLength(a, ql) === 0) ks.deleteFound(c.db, rec);
+  if (removed !== 0) {
+    c.notifyArg(NOTIFY_LIST, 'lrem', 1);
+    if (qlLength(a, ql) === 0) {
+      ks.deleteFound(c.db, rec);
+      notifyDel(c, 1);
+    }
+  }
   c.w.integer(removed);
 });
 
@@ -337,7 +365,11 @@ defineCommand('ltrim', (c) => {
   }
   if (ltrim > 0) qlDelHead(a, ql, ltrim);
   if (rtrim > 0) qlDelTail(a, ql, rtrim);
-  if (qlLength(a, ql) === 0) ks.deleteFound(c.db, rec);
+  c.notifyArg(NOTIFY_LIST, 'ltrim', 1);
+  if (qlLength(a, ql) === 0) {
+    ks.deleteFound(c.db, rec);
+    notifyDel(c, 1);
+  }
   c.dirty += ltrim + rtrim;
   c.w.ok();
 });
@@ -378,6 +410,7 @@ defineCommand('lpos', (c) => {
   const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
   const rec = ks.lookup(c.db, c.buf, c.argStart[1], c.argEnd[1], c.now);
   if (rec === 0) {
+    notifyMiss(c, 1);
     if (count !== -1) c.w.arrayHeader(0); else c.w.nullBulk();
     return;
   }
@@ -457,12 +490,20 @@ function moveFound(c: ExecContext, sks: Keyspace, sql: number, wherefrom: number
     qlPush(sa, sql, whereto, scratch, 0, n);
     c.w.bulk(scratch, 0, n);
     if (scratch.length > 65536) scratch = Buffer.allocUnsafe(256);
+    // lmoveHandlePush()'s event, then the pop's.
+    c.notifyArg(NOTIFY_LIST, whereto === LIST_HEAD ? 'lpush' : 'rpush', 2);
+    c.notifyArg(NOTIFY_LIST, wherefrom === LIST_HEAD ? 'lpop' : 'rpop', 1);
   } else {
     c.w.bulk(el.u8, el.start, el.end);
     qlPush(da, dql, whereto, el.u8, el.start, el.end);
     if (wherefrom === LIST_HEAD) qlDelHead(sa, sql, 1); else qlDelTail(sa, sql, 1);
+    c.notifyArg(NOTIFY_LIST, whereto === LIST_HEAD ? 'lpush' : 'rpush', 2);
+    c.notifyArg(NOTIFY_LIST, wherefrom === LIST_HEAD ? 'lpop' : 'rpop', 1);
     // The destination lookup may have replaced the keyspace's found reference: find again.
-    if (qlLength(sa, sql) === 0) sks.delete(c.db, b, c.argStart[1], c.argEnd[1], c.now);
+    if (qlLength(sa, sql) === 0) {
+      sks.delete(c.db, b, c.argStart[1], c.argEnd[1], c.now);
+      notifyDel(c, 1);
+    }
   }
   c.dirty++;
   return true;
@@ -533,12 +574,12 @@ function popFromKey(c: ExecContext, keyIdx: number, where: number, count: number
     qlPeek(a, ql, where);
     c.w.bulk(el.u8, el.start, el.end);
     if (where === LIST_HEAD) qlDelHead(a, ql, 1); else qlDelTail(a, ql, 1);
-    listElementsRemoved(c, ks, rec, ql, 1);
+    listElementsRemoved(c, ks, rec, ql, keyIdx, where, 1);
     if (c.propagating) c.propagate([popName, c.argView(keyIdx)]);
   } else {
     // LMPOP/BLMPOP: [key, [elements]]; replicated as LPOP/RPOP key <how many were popped>.
     const n = count > llen ? llen : count;
-    popRangeReply(c, ks, rec, ql, where, n);
+    popRangeReply(c, ks, rec, ql, keyIdx, where, n);
     if (c.propagating) c.propagate([popName, c.argView(keyIdx), n]);
   }
   return 1;

@@ -26,9 +26,9 @@ import { shardSettings } from '../shard/settings';
 import { parseInt64, parsed } from '../util/numbers';
 import { stringMatch } from '../util/glob';
 import type { ReplyWriter } from '../protocol/resp-writer';
-import { ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand } from './context';
+import { ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_SET, defineCommand } from './context';
 import { cstrLen, optIs } from './expire';
-import { valueCloners } from './keys';
+import { notifyDel, notifyMiss, notifyNew, valueCloners } from './keys';
 
 /** Values with more elements than this are freed in steps (Redis's LAZYFREE_THRESHOLD). */
 export const LAZYFREE_THRESHOLD = 64;
@@ -249,11 +249,19 @@ function lookupSet(c: ExecContext, i: number, slot: number, ks: Keyspace): SetOb
   return bindRecord(setObj(slot), ks, rec);
 }
 
+/** lookupKeyRead() of argv[i] as a set: lookupSet plus the "keymiss" event. */
+function lookupSetRead(c: ExecContext, i: number, slot: number, ks: Keyspace): SetObj | null | undefined {
+  const o = lookupSet(c, i, slot, ks);
+  if (o === null) notifyMiss(c, i);
+  return o;
+}
+
 /** Link a new set record for argv[i] holding o's value (the key is known to be absent). */
 function linkNewSet(c: ExecContext, ks: Keyspace, i: number, enc: number, v: number): number {
   const b = c.buf, s = c.argStart[i], e = c.argEnd[i];
   const rec = ks.newRecord(ks.hash(b, s, e), TYPE_SET, enc, b, s, e, v, -1, c.now);
   ks.link(c.db, rec);
+  notifyNew(c, i);
   return rec;
 }
 
@@ -271,13 +279,21 @@ function createSetFor(c: ExecContext, ks: Keyspace, keyIdx: number, mb: Uint8Arr
  * delete the key when `o` is empty (setKey / dbDelete of the *STORE commands).
  * Returns the stored size.
  */
-function storeResult(c: ExecContext, keyIdx: number, o: SetObj): number {
+function storeResult(c: ExecContext, keyIdx: number, o: SetObj, event: string): number {
   const b = c.buf, s = c.argStart[keyIdx], e = c.argEnd[keyIdx];
   const ks = c.store.ks(b, s, e);
   const existed = ks.delete(c.db, b, s, e, c.now);
   const n = setSize(o);
-  if (n > 0) linkNewSet(c, ks, keyIdx, o.enc, o.v);
-  else freeValue(o.a, o.enc, o.v);
+  if (n > 0) {
+    // setKey(): an overwrite is no "new" key.
+    const rec = ks.newRecord(ks.hash(b, s, e), TYPE_SET, o.enc, b, s, e, o.v, -1, c.now);
+    ks.link(c.db, rec);
+    if (!existed) notifyNew(c, keyIdx);
+    c.notifyArg(NOTIFY_SET, event, keyIdx);
+  } else {
+    freeValue(o.a, o.enc, o.v);
+    if (existed) notifyDel(c, keyIdx);
+  }
   // An empty result over a missing key changes nothing (and is not propagated).
   if (n > 0 || existed) c.dirty++;
   return n;
@@ -428,6 +444,7 @@ function saddCommand(c: ExecContext): void {
   let added = 0;
   for (let j = 2; j < c.argc; j++) added += setAdd(o, b, c.argStart[j], c.argEnd[j]);
   c.dirty += added;
+  if (added !== 0) c.notifyArg(NOTIFY_SET, 'sadd', 1);
   c.w.integer(added);
 }
 
@@ -437,30 +454,35 @@ function sremCommand(c: ExecContext): void {
   const o = lookupSet(c, 1, 0, ks);
   if (o === undefined) return;
   if (o === null) return c.w.integer(0);
-  let deleted = 0;
+  let deleted = 0, keyremoved = false;
   for (let j = 2; j < c.argc; j++) {
     if (setRemove(o, b, c.argStart[j], c.argEnd[j])) {
       deleted++;
       if (setSize(o) === 0) {
         ks.deleteFound(c.db, o.rec);
+        keyremoved = true;
         break;
       }
     }
   }
   c.dirty += deleted;
+  if (deleted !== 0) {
+    c.notifyArg(NOTIFY_SET, 'srem', 1);
+    if (keyremoved) notifyDel(c, 1);
+  }
   c.w.integer(deleted);
 }
 
 function sismemberCommand(c: ExecContext): void {
   const b = c.buf;
-  const o = lookupSet(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
+  const o = lookupSetRead(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
   if (o === undefined) return;
   c.w.integer(o !== null && setIsMember(o, b, c.argStart[2], c.argEnd[2]) ? 1 : 0);
 }
 
 function smismemberCommand(c: ExecContext): void {
   const b = c.buf;
-  const o = lookupSet(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
+  const o = lookupSetRead(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
   if (o === undefined) return;
   c.w.arrayHeader(c.argc - 2);
   for (let j = 2; j < c.argc; j++) c.w.integer(o !== null && setIsMember(o, b, c.argStart[j], c.argEnd[j]) ? 1 : 0);
@@ -468,7 +490,7 @@ function smismemberCommand(c: ExecContext): void {
 
 function scardCommand(c: ExecContext): void {
   const b = c.buf;
-  const o = lookupSet(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
+  const o = lookupSetRead(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
   if (o === undefined) return;
   c.w.integer(o === null ? 0 : setSize(o));
 }
@@ -487,10 +509,17 @@ function smoveCommand(c: ExecContext): void {
   const ms = c.argStart[3], me = c.argEnd[3];
   if (srcKs === dstKs && srcRec === dstRec) return c.w.integer(setIsMember(src, b, ms, me) ? 1 : 0);
   if (!setRemove(src, b, ms, me)) return c.w.integer(0);
-  if (setSize(src) === 0) srcKs.delete(c.db, b, c.argStart[1], c.argEnd[1], c.now);
+  c.notifyArg(NOTIFY_SET, 'srem', 1);
+  if (setSize(src) === 0) {
+    srcKs.delete(c.db, b, c.argStart[1], c.argEnd[1], c.now);
+    notifyDel(c, 1);
+  }
   const dst = dstRec === 0 ? createSetFor(c, dstKs, 2, b, ms, me, 1) : bindRecord(setObj(1), dstKs, dstRec);
   c.dirty++;
-  c.dirty += setAdd(dst, b, ms, me);
+  if (setAdd(dst, b, ms, me) !== 0) {
+    c.dirty++;
+    c.notifyArg(NOTIFY_SET, 'sadd', 2);
+  }
   c.w.integer(1);
 }
 
@@ -521,7 +550,11 @@ function spopCommand(c: ExecContext): void {
   replyMember(c, o);
   if (c.propagating) propagateSrem(c, o);
   removeRandomMember(o);
-  if (setSize(o) === 0) ks.deleteFound(c.db, o.rec);
+  c.notifyArg(NOTIFY_SET, 'spop', 1);
+  if (setSize(o) === 0) {
+    ks.deleteFound(c.db, o.rec);
+    notifyDel(c, 1);
+  }
   c.dirty++;
 }
 
@@ -542,12 +575,14 @@ function spopWithCount(c: ExecContext, ks: Keyspace): void {
   if (o === null || count === 0) return w.setHeader(0);
   const size = setSize(o);
   c.dirty += count;
+  c.notifyArg(NOTIFY_SET, 'spop', 1);
   if (count >= size) {
     // CASE 1: the whole set.
     w.setHeader(size);
     iterStart(o);
     while (iterNext(o)) replyMember(c, o);
     ks.deleteFound(c.db, o.rec);
+    notifyDel(c, 1);
     c.dirty++;
     // The whole set went: replicated as DEL.
     if (c.propagating) c.propagate(['DEL', c.argView(1)]);
@@ -608,7 +643,7 @@ function srandmemberCommand(c: ExecContext): void {
   const ks = c.store.ks(b, c.argStart[1], c.argEnd[1]);
   const w = c.w;
   if (c.argc === 2) {
-    const o = lookupSet(c, 1, 0, ks);
+    const o = lookupSetRead(c, 1, 0, ks);
     if (o === undefined) return;
     if (o === null) return w.nullBulk();
     randomMember(o);
@@ -617,7 +652,7 @@ function srandmemberCommand(c: ExecContext): void {
   if (!parseCountArg(c, 2)) return;
   const uniq = parsed.int >= 0;
   let count = uniq ? parsed.int : -parsed.int;
-  const o = lookupSet(c, 1, 0, ks);
+  const o = lookupSetRead(c, 1, 0, ks);
   if (o === undefined) return;
   if (o === null || count === 0) return w.arrayHeader(0);
   const size = setSize(o);
@@ -690,7 +725,7 @@ function sinterGeneric(c: ExecContext, first: number, n: number, dstIdx: number,
   let empty = false;
   for (let j = 0; j < n; j++) {
     const i = first + j;
-    const o = lookupSet(c, i, j, c.store.ks(b, c.argStart[i], c.argEnd[i]));
+    const o = lookupSetRead(c, i, j, c.store.ks(b, c.argStart[i], c.argEnd[i]));
     if (o === undefined) return;
     if (o === null) empty = true;
   }
@@ -698,7 +733,10 @@ function sinterGeneric(c: ExecContext, first: number, n: number, dstIdx: number,
   if (empty) {
     if (dstIdx > 0) {
       const ks = c.store.ks(b, c.argStart[dstIdx], c.argEnd[dstIdx]);
-      if (ks.delete(c.db, b, c.argStart[dstIdx], c.argEnd[dstIdx], c.now)) c.dirty++;
+      if (ks.delete(c.db, b, c.argStart[dstIdx], c.argEnd[dstIdx], c.now)) {
+        c.dirty++;
+        notifyDel(c, dstIdx);
+      }
       w.integer(0);
     } else if (cardinalityOnly) {
       w.integer(0);
@@ -735,7 +773,7 @@ function sinterGeneric(c: ExecContext, first: number, n: number, dstIdx: number,
       cardinality++;
     }
   }
-  if (dst !== null) w.integer(storeResult(c, dstIdx, dst));
+  if (dst !== null) w.integer(storeResult(c, dstIdx, dst, 'sinterstore'));
   else if (cardinalityOnly) w.integer(cardinality);
   else deferredHeader(w, start, setTypeByte(w), cardinality);
 }
@@ -775,7 +813,7 @@ function sunionDiffGeneric(c: ExecContext, first: number, n: number, dstIdx: num
   const b = c.buf, w = c.w;
   for (let j = 0; j < n; j++) {
     const i = first + j;
-    const o = lookupSet(c, i, j, c.store.ks(b, c.argStart[i], c.argEnd[i]));
+    const o = lookupSetRead(c, i, j, c.store.ks(b, c.argStart[i], c.argEnd[i]));
     if (o === undefined) return;
     if (o === null) setObj(j).empty = true;
   }
@@ -836,7 +874,7 @@ function sunionDiffGeneric(c: ExecContext, first: number, n: number, dstIdx: num
     }
   }
   if (dstIdx > 0) {
-    w.integer(storeResult(c, dstIdx, dst));
+    w.integer(storeResult(c, dstIdx, dst, op === SET_OP_UNION ? 'sunionstore' : 'sdiffstore'));
     return;
   }
   w.setHeader(cardinality);
@@ -855,7 +893,7 @@ function collectEntry(e: number): void {
 function sscanCommand(c: ExecContext): void {
   if (!parseScanCursor(c, 2)) return;
   const b = c.buf;
-  const o = lookupSet(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
+  const o = lookupSetRead(c, 1, 0, c.store.ks(b, c.argStart[1], c.argEnd[1]));
   if (o === undefined) return;
   if (o === null) return replyEmptyScan(c);
   if (!parseScanOptions(c, 3)) return;

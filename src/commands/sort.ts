@@ -22,7 +22,10 @@ import { ADDR_OFFSET_BITS } from '../../native-layout/arena';
 import { ENC_INTSET, ENC_LISTPACK, ENC_QUICKLIST, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET } from '../../native-layout/record';
 import { shardSettings } from '../shard/settings';
 import { parseInt64, parsed } from '../util/numbers';
-import { ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand } from './context';
+import {
+  ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_GENERIC, NOTIFY_KEY_MISS, NOTIFY_LIST, NOTIFY_NEW,
+  defineCommand,
+} from './context';
 import { optIs } from './expire';
 import { ZObj } from './zset';
 
@@ -146,7 +149,10 @@ function lookupByPattern(c: ExecContext, pi: number, src: Uint8Array, s: number,
   for (let i = 0; i < postfix; i++) kb[prefix + sub + i] = b[star + 1 + i];
   const ks = c.store.ks(kb, 0, klen);
   const rec = ks.lookup(c.db, kb, 0, klen, c.now);
-  if (rec === 0) return false;
+  if (rec === 0) {
+    c.notify(NOTIFY_KEY_MISS, 'keymiss', kb, 0, klen);
+    return false;
+  }
   if (arrow >= 0) {
     if (ks.type(rec) !== TYPE_HASH) return false;
     return hashField(ks, rec, b, arrow + 2, pe);
@@ -437,6 +443,7 @@ function sortGeneric(c: ExecContext, readonly: boolean): void {
   const kb = c.buf, kS = c.argStart[1], kE = c.argEnd[1];
   const ks = c.store.ks(kb, kS, kE);
   const rec = ks.lookup(c.db, kb, kS, kE, c.now);
+  if (rec === 0) c.notifyArg(NOTIFY_KEY_MISS, 'keymiss', 1);
   const type = rec === 0 ? TYPE_LIST : ks.type(rec);
   if (rec !== 0 && type !== TYPE_SET && type !== TYPE_LIST && type !== TYPE_ZSET) {
     w.error(ERR_WRONGTYPE);
@@ -571,7 +578,10 @@ function storeResult(c: ExecContext, di: number, start: number, end: number, get
   const b = c.buf, s = c.argStart[di], e = c.argEnd[di];
   const dks = c.store.ks(b, s, e);
   if (outputlen === 0) {
-    if (dks.delete(c.db, b, s, e, c.now)) c.dirty++;
+    if (dks.delete(c.db, b, s, e, c.now)) {
+      c.dirty++;
+      c.notifyArg(NOTIFY_GENERIC, 'del', di);
+    }
     c.w.integer(0);
     return;
   }
@@ -593,6 +603,8 @@ function storeResult(c: ExecContext, di: number, start: number, end: number, get
   if (old !== 0) dks.deleteFound(c.db, old);
   const rec = dks.newRecord(dks.hash(b, s, e), TYPE_LIST, ENC_QUICKLIST, b, s, e, ql, -1, c.now);
   dks.link(c.db, rec);
+  if (old === 0) c.notifyArg(NOTIFY_NEW, 'new', di);
+  c.notifyArg(NOTIFY_LIST, 'sortstore', di);
   c.dirty += outputlen;
   c.w.integer(outputlen);
 }

@@ -17,8 +17,10 @@ import {
   writeInt,
 } from '../util/numbers';
 import {
-  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, PropagatedArgv, defineCommand,
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_GENERIC, NOTIFY_STRING,
+  PropagatedArgv, defineCommand,
 } from './context';
+import { notifyDel, notifyMiss, notifyNew, willAdd } from './keys';
 import {
   ExpireTime, optIs, parseSetExpire, patchExpireWords, readExpire, resizeStringKeepingExpire, setExpireExact, when,
 } from './expire';
@@ -55,6 +57,7 @@ function getGeneric(c: ExecContext): boolean {
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookup(c.db, b, s, e, c.now);
   if (addr === 0) {
+    notifyMiss(c, 1);
     c.w.nullBulk();
     return true;
   }
@@ -163,11 +166,15 @@ function setGeneric(c: ExecContext, flags: number, valIdx: number, expireIdx: nu
     }
     if ((flags & OBJ_KEEPTTL) !== 0 && found !== 0) readExpire(ks, found, keptExpire);
   }
+  const added = willAdd(c, ks, 1);
   const addr = storeArg(c, ks, 1, valIdx, expireIdx >= 0 ? when.ms : -1, (flags & OBJ_KEEPTTL) !== 0);
   // The keyspace carries times as doubles: put back the exact words beyond 2^53.
   if (expireIdx >= 0 && when.big) patchExpireWords(ks, addr, when.bigv);
   else if (keptExpire.big) patchExpireWords(ks, addr, keptExpire.bigv);
   c.dirty++;
+  if (added) notifyNew(c, 1);
+  c.notifyArg(NOTIFY_STRING, 'set', 1);
+  if (expireIdx >= 0) c.notifyArg(NOTIFY_GENERIC, 'expire', 1);
   if ((flags & OBJ_SET_GET) === 0) reply(c, okReply);
   if (c.propagating) propagateSet(c, flags, valIdx, expireIdx);
 }
@@ -194,8 +201,12 @@ function absTime(t: ExpireTime): number | string {
 function setCommand(c: ExecContext): void {
   if (c.argc === 3) {
     // Plain SET: no option parsing at all.
-    storeArg(c, c.store.ks(c.buf, c.argStart[1], c.argEnd[1]), 1, 2, -1, false);
+    const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
+    const added = willAdd(c, ks, 1);
+    storeArg(c, ks, 1, 2, -1, false);
     c.dirty++;
+    if (added) notifyNew(c, 1);
+    c.notifyArg(NOTIFY_STRING, 'set', 1);
     c.w.ok();
     return;
   }
@@ -209,7 +220,10 @@ function getexCommand(c: ExecContext): void {
   const b = c.buf, s = c.argStart[1], e = c.argEnd[1];
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookup(c.db, b, s, e, c.now);
-  if (addr === 0) return c.w.nullBulk();
+  if (addr === 0) {
+    notifyMiss(c, 1);
+    return c.w.nullBulk();
+  }
   if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
   // The expire is validated only once the key is known to exist, as Redis does.
   if (expireIdx >= 0
@@ -222,14 +236,17 @@ function getexCommand(c: ExecContext): void {
   if ((flags & (OBJ_EXAT | OBJ_PXAT)) !== 0 && !when.big && when.ms <= c.now) {
     ks.deleteFound(c.db, addr);
     c.dirty++;
+    notifyDel(c, 1);
     if (c.propagating) c.propagate(['DEL', c.argView(1)]);
   } else if (expireIdx >= 0) {
     setExpireExact(ks, c.db, addr, when);
     c.dirty++;
+    c.notifyArg(NOTIFY_GENERIC, 'expire', 1);
     if (c.propagating) c.propagate(['PEXPIREAT', c.argView(1), absTime(when)]);
   } else if ((flags & OBJ_PERSIST) !== 0 && ks.hasExpire(addr)) {
     ks.setExpireFound(c.db, addr, -1);
     c.dirty++;
+    c.notifyArg(NOTIFY_GENERIC, 'persist', 1);
     if (c.propagating) c.propagate(['PERSIST', c.argView(1)]);
   }
 }
@@ -238,19 +255,27 @@ function getdelCommand(c: ExecContext): void {
   const b = c.buf, s = c.argStart[1], e = c.argEnd[1];
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookup(c.db, b, s, e, c.now);
-  if (addr === 0) return c.w.nullBulk();
+  if (addr === 0) {
+    notifyMiss(c, 1);
+    return c.w.nullBulk();
+  }
   if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
   const vo = ks.valueOffset(addr);
   c.w.bulk(ks.u8(addr), vo, vo + ks.valueWord(addr));
   ks.deleteFound(c.db, addr);
   c.dirty++;
+  notifyDel(c, 1);
   if (c.propagating) c.propagate(['DEL', c.argView(1)]);
 }
 
 function getsetCommand(c: ExecContext): void {
   if (!getGeneric(c)) return;
-  storeArg(c, c.store.ks(c.buf, c.argStart[1], c.argEnd[1]), 1, 2, -1, false);
+  const ks = c.store.ks(c.buf, c.argStart[1], c.argEnd[1]);
+  const added = willAdd(c, ks, 1);
+  storeArg(c, ks, 1, 2, -1, false);
   c.dirty++;
+  if (added) notifyNew(c, 1);
+  c.notifyArg(NOTIFY_STRING, 'set', 1);
   if (c.propagating) c.propagate(['SET', c.argView(1), c.argView(2)]);
 }
 
@@ -262,6 +287,7 @@ function mgetCommand(c: ExecContext): void {
     const ks = c.store.ks(b, s, e);
     const addr = ks.lookup(c.db, b, s, e, c.now);
     if (addr === 0 || ks.type(addr) !== TYPE_STRING) {
+      if (addr === 0) notifyMiss(c, j);
       w.nullBulk();
     } else {
       const vo = ks.valueOffset(addr);
@@ -285,7 +311,13 @@ function msetGeneric(c: ExecContext, nx: boolean): void {
       }
     }
   }
-  for (let j = 1; j < c.argc; j += 2) storeArg(c, c.store.ks(b, c.argStart[j], c.argEnd[j]), j, j + 1, -1, false);
+  for (let j = 1; j < c.argc; j += 2) {
+    const ks = c.store.ks(b, c.argStart[j], c.argEnd[j]);
+    const added = willAdd(c, ks, j);
+    storeArg(c, ks, j, j + 1, -1, false);
+    if (added) notifyNew(c, j);
+    c.notifyArg(NOTIFY_STRING, 'set', j);
+  }
   c.dirty += (c.argc - 1) >>> 1;
   if (nx) c.w.integer(1);
   else c.w.ok();
@@ -301,6 +333,7 @@ function appendCommand(c: ExecContext): void {
   let total: number;
   if (addr === 0) {
     storeArg(c, ks, 1, 2, -1, false);
+    notifyNew(c, 1);
     total = ae - as;
   } else {
     if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
@@ -312,6 +345,7 @@ function appendCommand(c: ExecContext): void {
     ks.setEncoding(addr, ENC_RAW);
   }
   c.dirty++;
+  c.notifyArg(NOTIFY_STRING, 'append', 1);
   c.w.integer(total);
 }
 
@@ -319,7 +353,10 @@ function strlenCommand(c: ExecContext): void {
   const b = c.buf, s = c.argStart[1], e = c.argEnd[1];
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookup(c.db, b, s, e, c.now);
-  if (addr === 0) return c.w.integer(0);
+  if (addr === 0) {
+    notifyMiss(c, 1);
+    return c.w.integer(0);
+  }
   if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
   c.w.integer(ks.valueWord(addr));
 }
@@ -335,7 +372,10 @@ function getrangeCommand(c: ExecContext): void {
   const s = c.argStart[1], e = c.argEnd[1];
   const ks = c.store.ks(b, s, e);
   const addr = ks.lookup(c.db, b, s, e, c.now);
-  if (addr === 0) return c.w.bulk(b, 0, 0);
+  if (addr === 0) {
+    notifyMiss(c, 1);
+    return c.w.bulk(b, 0, 0);
+  }
   if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
   const strlen = ks.valueWord(addr);
   // "start > end" on the raw int64 values must be exact even beyond 2^53.
@@ -373,6 +413,7 @@ function setrangeCommand(c: ExecContext): void {
     u8.fill(0, vo, vo + offset);
     copyBytes(b, vs, ve, u8, vo + offset);
     ks.link(c.db, addr);
+    notifyNew(c, 1);
   } else {
     if (ks.type(addr) !== TYPE_STRING) return c.w.error(ERR_WRONGTYPE);
     const old = ks.valueWord(addr);
@@ -386,6 +427,7 @@ function setrangeCommand(c: ExecContext): void {
     ks.setEncoding(addr, ENC_RAW);
   }
   c.dirty++;
+  c.notifyArg(NOTIFY_STRING, 'setrange', 1);
   c.w.integer(len);
 }
 
@@ -428,10 +470,12 @@ function incrDecr(c: ExecContext, incr: number, incrBig: bigint | null): void {
       copyBytes(scratch, 0, len, ks.u8(addr), ks.valueOffset(addr));
     } else {
       addr = ks.setString(c.db, b, s, e, scratch, 0, len, -1, false, c.now);
+      notifyNew(c, 1);
     }
     ks.setEncoding(addr, ENC_INT);
   }
   c.dirty++;
+  c.notifyArg(NOTIFY_STRING, 'incrby', 1);
   if (resultBig === null) c.w.integer(result);
   else c.w.bigInteger(resultBig);
 }
@@ -469,8 +513,10 @@ function incrbyfloatCommand(c: ExecContext): void {
     ks.setEncoding(addr, len <= EMBSTR_LIMIT ? ENC_EMBSTR : ENC_RAW);
   } else {
     ks.setString(c.db, b, s, e, text, 0, len, -1, false, c.now);
+    notifyNew(c, 1);
   }
   c.dirty++;
+  c.notifyArg(NOTIFY_STRING, 'incrbyfloat', 1);
   c.w.bulk(text, 0, len);
   // Replicated as the value it produced, so float formatting can never diverge.
   if (c.propagating) c.propagate(['SET', c.argView(1), incrResult.text, 'KEEPTTL']);
@@ -485,7 +531,9 @@ function lcsCommand(c: ExecContext): void {
   const ksA = c.store.ks(b, c.argStart[1], c.argEnd[1]);
   const addrA = ksA.lookup(c.db, b, c.argStart[1], c.argEnd[1], c.now);
   const ksB = c.store.ks(b, c.argStart[2], c.argEnd[2]);
+  if (addrA === 0) notifyMiss(c, 1);
   const addrB = ksB.lookup(c.db, b, c.argStart[2], c.argEnd[2], c.now);
+  if (addrB === 0) notifyMiss(c, 2);
   if ((addrA !== 0 && ksA.type(addrA) !== TYPE_STRING) || (addrB !== 0 && ksB.type(addrB) !== TYPE_STRING)) {
     return c.w.error('ERR The specified keys must contain string values');
   }

@@ -27,8 +27,10 @@ import {
   zzlBytes, zzlClone, zzlCreate, zzlDeleteRun, zzlFind, zzlFirst, zzlFree, zzlInsert, zzlLast, zzlLength,
   zzlMemberLen, zzlNext, zzlPrev, zzlScore,
 } from '../store/zlistpack';
-import { ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, defineCommand } from './context';
-import { valueCloners } from './keys';
+import {
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, ERR_WRONGTYPE, ExecContext, NOTIFY_GENERIC, NOTIFY_ZSET, defineCommand,
+} from './context';
+import { notifyDel, notifyMiss, notifyNew, valueCloners } from './keys';
 import { cstrLen, optIs } from './expire';
 import { AdictIter, adictFind, adictIterNext, adictIterStart, adictKeyLen, adictKeyStart, adictSize } from '../store/adict';
 import { i64, int64Split, int64Write, intsetFind, intsetGet, intsetLen } from '../store/intset';
@@ -345,6 +347,13 @@ function lookupZset(c: ExecContext, i: number): number {
   return rec;
 }
 
+/** lookupKeyRead() of a zset argument: lookupZset plus the "keymiss" event. */
+function lookupZsetRead(c: ExecContext, i: number): number {
+  const rec = lookupZset(c, i);
+  if (rec === 0) notifyMiss(c, i);
+  return rec;
+}
+
 /** getLongFromObjectOrReply(): argument i as an int64 (a double beyond 2^53) into longArg. */
 let longArg = 0;
 function getLong(c: ExecContext, i: number, msg: string | null): boolean {
@@ -493,12 +502,15 @@ function storeKey(c: ExecContext, i: number, z: ZObj): void {
   if (old !== 0) ks.deleteFound(c.db, old);
   const rec = ks.newRecord(ks.hash(b, s, e), TYPE_ZSET, z.enc, b, s, e, z.v, -1, c.now);
   ks.link(c.db, rec);
+  if (old === 0) notifyNew(c, i);
 }
 
-/** dbDelete() of argv[i]; true if it existed. */
+/** dbDelete() of a *STORE destination argv[i] with its "del" event; true if it existed. */
 function deleteKey(c: ExecContext, i: number): boolean {
   const b = c.buf, s = c.argStart[i], e = c.argEnd[i];
-  return c.store.ks(b, s, e).delete(c.db, b, s, e, c.now);
+  if (!c.store.ks(b, s, e).delete(c.db, b, s, e, c.now)) return false;
+  notifyDel(c, i);
+  return true;
 }
 
 /** Emit n elements from p on (backwards when reverse), as zrangeResultEmit*ToClient. */
@@ -572,6 +584,7 @@ function zaddGeneric(c: ExecContext, flagsIn: number): void {
     const s = c.argStart[1], e = c.argEnd[1];
     rec = ks.newRecord(ks.hash(b, s, e), TYPE_ZSET, zo.enc, b, s, e, zo.v, -1, c.now);
     ks.link(c.db, rec);
+    notifyNew(c, 1);
   } else {
     zo.load(ks, rec);
   }
@@ -581,7 +594,9 @@ function zaddGeneric(c: ExecContext, flagsIn: number): void {
     if (out & ZADD_OUT_NAN) {
       zo.save(ks, rec);
       c.dirty += added + updated;
-      return c.w.error(ERR_NAN);
+      c.w.error(ERR_NAN);
+      if (added + updated !== 0) c.notifyArg(NOTIFY_ZSET, incr ? 'zincr' : 'zadd', 1);
+      return;
     }
     if (out & ZADD_OUT_ADDED) added++;
     if (out & ZADD_OUT_UPDATED) updated++;
@@ -591,6 +606,7 @@ function zaddGeneric(c: ExecContext, flagsIn: number): void {
   zo.save(ks, rec);
   c.dirty += added + updated;
   zaddReply(c, incr, processed, score, ch, added, updated);
+  if (added + updated !== 0) c.notifyArg(NOTIFY_ZSET, incr ? 'zincr' : 'zadd', 1);
 }
 
 function zaddReply(c: ExecContext, incr: boolean, processed: number, score: number, ch: boolean, added: number,
@@ -624,19 +640,24 @@ function zremCommand(c: ExecContext): void {
   }
   // Save first: the value may have moved, and the key's freer frees what the record names.
   zo.save(ks, rec);
-  if (zo.length() === 0) ks.deleteFound(c.db, rec);
+  const keyremoved = zo.length() === 0;
+  if (keyremoved) ks.deleteFound(c.db, rec);
   c.dirty += deleted;
   c.w.integer(deleted);
+  if (deleted !== 0) {
+    c.notifyArg(NOTIFY_ZSET, 'zrem', 1);
+    if (keyremoved) notifyDel(c, 1);
+  }
 }
 
 function zcardCommand(c: ExecContext): void {
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   c.w.integer(rec === 0 ? 0 : zo.load(zks, rec).length());
 }
 
 function zscoreCommand(c: ExecContext): void {
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   if (rec === 0) return c.w.nullBulk();
   zo.load(zks, rec);
@@ -646,7 +667,7 @@ function zscoreCommand(c: ExecContext): void {
 }
 
 function zmscoreCommand(c: ExecContext): void {
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   c.w.arrayHeader(c.argc - 2);
   if (rec !== 0) zo.load(zks, rec);
@@ -658,7 +679,7 @@ function zmscoreCommand(c: ExecContext): void {
 }
 
 function zrankGeneric(c: ExecContext, reverse: boolean): void {
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   if (rec === 0) return c.w.nullBulk();
   zo.load(zks, rec);
@@ -672,7 +693,7 @@ function zrankGeneric(c: ExecContext, reverse: boolean): void {
 
 function zcountCommand(c: ExecContext): void {
   if (!parseScoreRange(c, 2, 3)) return c.w.error(ERR_MINMAX_FLOAT);
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   if (rec === 0) return c.w.integer(0);
   zo.load(zks, rec);
@@ -689,7 +710,7 @@ function zcountCommand(c: ExecContext): void {
 
 function zlexcountCommand(c: ExecContext): void {
   if (!parseLexRange(c, 2, 3)) return c.w.error(ERR_MINMAX_LEX);
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   if (rec === 0) return c.w.integer(0);
   zo.load(zks, rec);
@@ -809,7 +830,7 @@ function zrangeGeneric(c: ExecContext, argcStart: number, store: boolean, ranget
   } else if (!parseLexRange(c, minidx, maxidx)) {
     return c.w.error(ERR_MINMAX_LEX);
   }
-  const rec = lookupZset(c, argcStart);
+  const rec = lookupZsetRead(c, argcStart);
   if (rec < 0) return;
   if (rec === 0) {
     if (store) {
@@ -853,6 +874,7 @@ function zrangeGeneric(c: ExecContext, argcStart: number, store: boolean, ranget
   storeKey(c, 1, zdst);
   c.dirty++;
   c.w.integer(selCount);
+  c.notifyArg(NOTIFY_ZSET, 'zrangestore', 1);
 }
 
 // ---- ZREMRANGEBY* --------------------------------------------------------------------------
@@ -898,9 +920,15 @@ function zremrangeGeneric(c: ExecContext, type: number): void {
   }
   // Save first: the value may have moved, and the key's freer frees what the record names.
   zo.save(ks, rec);
-  if (zo.length() === 0) ks.deleteFound(c.db, rec);
+  const keyremoved = zo.length() === 0;
+  if (keyremoved) ks.deleteFound(c.db, rec);
   c.dirty += deleted;
   c.w.integer(deleted);
+  if (deleted !== 0) {
+    c.notifyArg(NOTIFY_ZSET, type === RANGE_RANK ? 'zremrangebyrank' : type === RANGE_SCORE ? 'zremrangebyscore'
+      : 'zremrangebylex', 1);
+    if (keyremoved) notifyDel(c, 1);
+  }
 }
 
 // ---- ZPOPMIN ZPOPMAX ZMPOP and the blocking pops -------------------------------------------------
@@ -943,7 +971,11 @@ function popFrom(c: ExecContext, ks: Keyspace, rec: number, key: Uint8Array, ks0
   }
   // Save first: the value may have moved, and the key's freer frees what the record names.
   zo.save(ks, rec);
-  if (zo.length() === 0) ks.deleteFound(c.db, rec);
+  c.notify(NOTIFY_ZSET, where === ZSET_MIN ? 'zpopmin' : 'zpopmax', key, ks0, ke);
+  if (zo.length() === 0) {
+    ks.deleteFound(c.db, rec);
+    c.notify(NOTIFY_GENERIC, 'del', key, ks0, ke);
+  }
   return popped;
 }
 
@@ -1048,7 +1080,7 @@ function zrandmemberCommand(c: ExecContext): void {
       withscores = true;
       if (bigArg < -LONG_MAX / 2n || bigArg > LONG_MAX / 2n) return c.w.error('ERR value is out of range');
     }
-    const rec = lookupZset(c, 1);
+    const rec = lookupZsetRead(c, 1);
     if (rec < 0) return;
     if (rec === 0) return c.w.arrayHeader(0);
     zo.load(zks, rec);
@@ -1093,7 +1125,7 @@ function zrandmemberCommand(c: ExecContext): void {
     }
     return;
   }
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   if (rec === 0) return c.w.nullBulk();
   zo.load(zks, rec);
@@ -1224,6 +1256,7 @@ function zunionInterDiffGeneric(c: ExecContext, dstIdx: number, numkeysIndex: nu
   let j = numkeysIndex + 1;
   for (let i = 0; i < setnum; i++, j++) {
     const rec = lookupArg(c, j);
+    if (rec === 0) notifyMiss(c, j);
     const src: OpSource = { kind: SRC_MISSING, z: new ZObj(), set: null, weight: 1, size: 0, ks: zks, rec };
     if (rec !== 0) {
       const t = zks.type(rec);
@@ -1352,6 +1385,7 @@ function zunionInterDiffGeneric(c: ExecContext, dstIdx: number, numkeysIndex: nu
       storeKey(c, dstIdx, res);
       c.dirty++;
       c.w.integer(n);
+      c.notifyArg(NOTIFY_ZSET, name, dstIdx);
     } else {
       res.free();
       if (deleteKey(c, dstIdx)) c.dirty++;
@@ -1396,7 +1430,7 @@ function scanCollect(node: number): void {
 function zscanCommand(c: ExecContext): void {
   const cursor = parseScanCursor(c, 2);
   if (cursor === null) return c.w.error('ERR invalid cursor');
-  const rec = lookupZset(c, 1);
+  const rec = lookupZsetRead(c, 1);
   if (rec < 0) return;
   const w = c.w;
   if (rec === 0) {

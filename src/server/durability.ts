@@ -51,6 +51,8 @@ export class Durability {
   lastSaveTime = Math.floor(Date.now() / 1000);
   lastBgsaveOk = true;
   private dirtyAtCut = 0;
+  /** When the last snapshot was tried (Redis's lastbgsave_try): failed saves retry after 5 s. */
+  private lastBgsaveTry = 0;
   /** appendfsync always: io-thread effects not yet known durable, and clients waiting to be flushed. */
   private ioPending = -1;
   private held = new Set<Client>();
@@ -261,6 +263,7 @@ export class Durability {
     if (this.snapshotKind !== null) return 'busy';
     const srv = this.srv;
     this.snapshotKind = kind;
+    if (kind === 'save') this.lastBgsaveTry = Math.floor(Date.now() / 1000);
     this.snapshotId = (this.snapshotId + 1) & 0xffff || 1;
     if (done) this.waiters.push(done);
     const id = this.snapshotId;
@@ -363,7 +366,7 @@ export class Durability {
     const changes = this.srv.ctx.dirty + this.srv.shardDirty() - this.dirtyAtSave;
     for (const [seconds, minChanges] of cfg.save) {
       // After a failed BGSAVE, Redis retries only every CONFIG_BGSAVE_RETRY_DELAY (5 s).
-      if (changes >= minChanges && now - this.lastSaveTime > seconds && (this.lastBgsaveOk || now - this.lastSaveTime > 5)) {
+      if (changes >= minChanges && now - this.lastSaveTime > seconds && (this.lastBgsaveOk || now - this.lastBgsaveTry > 5)) {
         log.info({ changes, seconds }, `${minChanges} changes in ${seconds} seconds. Saving...`);
         this.startSnapshot('save', null);
         return;

@@ -283,6 +283,9 @@ export function execMulti(srv: Server, cl: Client, store: Store, m: MultiState, 
   const savedStore = c.store;
   c.store = store;
   let writes: QueuedCommand[] | null = null;
+  // The block's effects replay together: MULTI .. EXEC around them in the AOF.
+  const sink = c.propagating ? srv.executor.sink : null;
+  sink?.beginMulti();
   // The connection's db and protocol as of the EXEC: a later pipelined SELECT or HELLO may
   // already have run; a block that changes them itself held the client's input (Server.exec).
   for (const q of m.commands) {
@@ -316,6 +319,7 @@ export function execMulti(srv: Server, cl: Client, store: Store, m: MultiState, 
       }
     }
   }
+  sink?.endMulti();
   c.store = savedStore;
   w.resp = resp;
   // Clients blocked on keys the block wrote get their turn after it, as after any write.
