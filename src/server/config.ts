@@ -22,6 +22,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createHash, randomBytes } from 'crypto';
 import { isMainThread } from 'worker_threads';
+import { sdsCatRepr, sdsSplitArgs } from '../util/sds';
 
 export const SABRE_VERSION = '0.1.0';
 
@@ -1211,94 +1212,19 @@ function isSpace(c: number): boolean {
     return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
-function isHexDigit(c: number): boolean {
-    return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
-}
-
-function hexValue(c: number): number {
-    return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10;
-}
-
 /* sdssplitargs(): split a line into arguments with Redis's quoting rules
- * ("..." with \n \r \t \b \a \xHH escapes, '...' with \' only). Works on the
- * UTF-8 bytes so \xHH escapes produce bytes. Null on unbalanced quotes or a
- * closing quote not followed by a space. */
+ * ("..." with \n \r \t \b \a \xHH escapes, '...' with \' only), on the UTF-8
+ * bytes so \xHH escapes produce bytes (src/util/sds.ts). Null on unbalanced
+ * quotes or a closing quote not followed by a space. */
 export function sdssplitargs(line: string): string[] | null {
-    const s = Buffer.from(line, 'utf8');
-    const n = s.length;
-    const out: string[] = [];
-    let p = 0;
-    const at = (k: number) => (k < n ? s[k] : 0);
-    for (;;) {
-        while (p < n && isSpace(s[p])) p++;
-        if (p >= n) return out;
-        const cur: number[] = [];
-        let inq = false, insq = false, done = false;
-        while (!done) {
-            const c = at(p);
-            if (inq) {
-                if (c === 0x5c && at(p + 1) === 0x78 && isHexDigit(at(p + 2)) && isHexDigit(at(p + 3))) {
-                    cur.push(hexValue(at(p + 2)) * 16 + hexValue(at(p + 3)));
-                    p += 3;
-                } else if (c === 0x5c && p + 1 < n) {
-                    p++;
-                    const e = s[p];
-                    cur.push(e === 0x6e ? 0x0a : e === 0x72 ? 0x0d : e === 0x74 ? 0x09 :
-                        e === 0x62 ? 0x08 : e === 0x61 ? 0x07 : e);
-                } else if (c === 0x22) {
-                    if (p + 1 < n && !isSpace(s[p + 1])) return null;
-                    done = true;
-                } else if (p >= n) {
-                    return null;
-                } else {
-                    cur.push(c);
-                }
-            } else if (insq) {
-                if (c === 0x5c && at(p + 1) === 0x27) {
-                    p++;
-                    cur.push(0x27);
-                } else if (c === 0x27) {
-                    if (p + 1 < n && !isSpace(s[p + 1])) return null;
-                    done = true;
-                } else if (p >= n) {
-                    return null;
-                } else {
-                    cur.push(c);
-                }
-            } else if (p >= n || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-                done = true;
-            } else if (c === 0x22) {
-                inq = true;
-            } else if (c === 0x27) {
-                insq = true;
-            } else {
-                cur.push(c);
-            }
-            if (p < n) p++;
-        }
-        out.push(Buffer.from(cur).toString('utf8'));
-    }
+    const args = sdsSplitArgs(Buffer.from(line, 'utf8'));
+    return args === null ? null : args.map((b) => b.toString('utf8'));
 }
 
 /* sdscatrepr(): a double-quoted, escaped representation that sdssplitargs
  * reads back to the same bytes. */
 export function sdsrepr(str: string): string {
-    const b = Buffer.from(str, 'utf8');
-    let out = '"';
-    for (const c of b) {
-        switch (c) {
-            case 0x5c: out += '\\\\'; break;
-            case 0x22: out += '\\"'; break;
-            case 0x0a: out += '\\n'; break;
-            case 0x0d: out += '\\r'; break;
-            case 0x09: out += '\\t'; break;
-            case 0x07: out += '\\a'; break;
-            case 0x08: out += '\\b'; break;
-            default:
-                out += c >= 0x20 && c <= 0x7e ? String.fromCharCode(c) : '\\x' + c.toString(16).padStart(2, '0');
-        }
-    }
-    return out + '"';
+    return sdsCatRepr(Buffer.from(str, 'utf8'));
 }
 
 function trimSet(s: string, set: string): string {
