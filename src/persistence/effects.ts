@@ -220,14 +220,8 @@ export class ThreadPersistence {
       if (!isIoThread) log.appendWait(kind, 0, id, shardId, buf, s, e);
       else while (log.append(kind, 0, id, shardId, buf, s, e) === -1) { /* the worker is draining it */ }
     };
-    // The snapshot's state is cleared before its last chunk is flushed: remember its id.
-    let lastId = 0;
     this.snap = new SnapshotWriter(
-      (buf, s, e) => {
-        const id = snapshotIdOf(null);
-        if (id >= 0) lastId = id;
-        append(KIND_SNAPSHOT_CHUNK, lastId, buf, s, e);
-      },
+      (buf, s, e) => append(KIND_SNAPSHOT_CHUNK, snapshotIdOf(null), buf, s, e),
       (_ks, id) => append(KIND_SNAPSHOT_DONE, id, EMPTY, 0, 0),
     );
     const sink = this.sink;

@@ -122,11 +122,12 @@ function endSnapshot(ks: Keyspace, out: SnapshotOut): void {
   const s = ks.u32(state), w = Keyspace.off(state) >>> 2;
   const id = s[w + SS_ID];
   const dbCount = s[w + SS_DB_COUNT];
+  // The last chunk goes out while the snapshot (and its id) is still the shard's state.
+  out.flush();
   for (let db = 0; db < dbCount; db++) ks.setDictField(db, D_SNAPSHOT, 0);
   if (s[w + SS_BITMAP] !== 0) arena.free(s[w + SS_BITMAP], s[w + SS_BITMAP_BYTES]);
   arena.hdr[H_SNAPSHOT] = 0;
   arena.free(state, (SS_HEADER_WORDS + dbCount * SD_WORDS) * 4);
-  out.flush();
   out.done(ks, id);
 }
 
@@ -370,6 +371,10 @@ export function loadSnapshotEntries(store: Store, src: Uint8Array, start: number
       if (db >= store.dbCount) throw corrupt(`database ${db} out of range`, pos);
       const expireAt = readF64(src, kEnd);
       const ks = store.ks(src, kStart, kEnd);
+      // find() also moves an incremental rehash along: loading must not chain every key
+      // into a table that never grows. A duplicate entry (never written) replaces the key.
+      const dup = ks.find(db, src, kStart, kEnd, ks.hash(src, kStart, kEnd));
+      if (dup !== 0) ks.deleteFound(db, dup);
       pos = reader(ks, db, src, kStart, kEnd, src, kEnd + ENTRY_EXPIRE, end, expireAt, nowMs);
       if (pos > end) throw corrupt('truncated value', kEnd + ENTRY_EXPIRE);
       if (expireAt >= 0 && expireAt <= nowMs) {

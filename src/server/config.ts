@@ -500,7 +500,11 @@ export class Config {
             const p = this.byName.get(directive);
             if (p) {
                 if (!(p.flags & MULTI_ARG_CONFIG) && args.length !== 2) fail('wrong number of arguments', true);
-                const r = p.apply(args.slice(1));
+                /* A multi-argument parameter given as one non-empty argument is split on
+                 * spaces (sdssplitlen), as 7.0 does: --save "3600 1" or save "3600 1". */
+                const values = (p.flags & MULTI_ARG_CONFIG) && args.length === 2 && args[1] !== ''
+                    ? args[1].split(' ') : args.slice(1);
+                const r = p.apply(values);
                 if (typeof r === 'string') fail(r, true);
                 continue;
             }

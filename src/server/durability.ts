@@ -148,9 +148,15 @@ export class Durability {
     const replay = new AofReplay(this.srv, store);
     let frame;
     let deadline = performance.now() + SLICE_MS;
+    // Progress in file bytes (loading_total_bytes counts the files): finished files, then the offset.
+    let doneFiles = this.loadingLoadedBytes, curFile = '';
     while ((frame = reader.next()) !== null) {
       replay.feed(frame.data, frame.file);
-      this.loadingLoadedBytes += frame.data.length;
+      if (frame.file !== curFile) {
+        if (curFile !== '') doneFiles += fs.statSync(curFile).size;
+        curFile = frame.file;
+      }
+      this.loadingLoadedBytes = doneFiles + frame.offset;
       if (performance.now() > deadline) {
         await new Promise((r) => setImmediate(r));
         deadline = performance.now() + SLICE_MS;
@@ -333,6 +339,10 @@ export class Durability {
   /** Run `fn` when the snapshot in progress ends. */
   afterSnapshot(fn: () => void): void {
     this.waiters.push(() => fn());
+  }
+
+  get rewriteScheduled(): boolean {
+    return this.rewritePending;
   }
 
   scheduleRewrite(): void {
@@ -523,8 +533,15 @@ export function registerDurabilityCommands(handlers: Map<string, LocalHandler>):
       return;
     }
     const reply = later(srv, cl);
+    // SAVE is synchronous for its client: what it pipelined after SAVE runs once the file is
+    // written (other clients are served meanwhile, unlike Redis's blocking SAVE).
+    cl.holdInput = true;
     const start = (): void => {
-      d.startSnapshot('save', (err) => reply(err === null ? null : 'ERR', 'OK'));
+      d.startSnapshot('save', (err) => {
+        reply(err === null ? null : 'ERR', 'OK');
+        cl.holdInput = false;
+        srv.resumeInput(cl);
+      });
     };
     // An AOF rewrite is running: the save follows it.
     if (d.snapshotInProgress) d.afterSnapshot(start);
@@ -600,7 +617,7 @@ export function persistenceInfo(srv: Server): string[] {
     'rdb_last_load_keys_loaded:0',
     `aof_enabled:${d.aofOn ? 1 : 0}`,
     `aof_rewrite_in_progress:${d.rewriteInProgress ? 1 : 0}`,
-    `aof_rewrite_scheduled:${st.aof_rewrite_scheduled}`,
+    `aof_rewrite_scheduled:${d.rewriteScheduled ? 1 : 0}`,
     `aof_last_rewrite_time_sec:${st.aof_last_rewrite_time_sec}`,
     `aof_current_rewrite_time_sec:${st.aof_current_rewrite_time_sec}`,
     `aof_last_bgrewrite_status:${st.aof_last_bgrewrite_status}`,
