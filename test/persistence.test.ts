@@ -11,6 +11,7 @@
  * on the same files.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -990,5 +991,49 @@ describe.each(SHARD_MODES)('DUMP from Redis, RESTORE in Sabre, and back (--shard
     keys.forEach((k, i) => expect(back[i] === want[i], `${k} back in Redis`).toBe(true));
     await sab.stop();
     await redis.stop();
+  });
+});
+
+/** A small tmpfs to fill up, where the machine lets us mount one (root with CAP_SYS_ADMIN). */
+function mountTinyFs(): string | null {
+  const dir = tempDir();
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+  return r.status === 0 ? dir : null;
+}
+
+describe('a full disk', () => {
+  const tiny = mountTinyFs();
+  afterAll(() => { if (tiny !== null) spawnSync('umount', [tiny]); });
+
+  it.skipIf(tiny === null)('refuses writes with MISCONF while the AOF cannot be written, and recovers with the disk', async () => {
+    const dir = tiny!;
+    const h = await sabre(dir, 0, ['--appendonly', 'yes']);
+    const r = client(h.port);
+    fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(200 * 1024));
+    const acked: string[] = [];
+    let misconf = '';
+    for (let i = 0; i < 60 && misconf === ''; i++) {
+      try {
+        await r.set(`k${i}`, crypto.randomBytes(3000).toString('base64'));
+        acked.push(`k${i}`);
+      } catch (e) {
+        misconf = (e as Error).message;
+      }
+      await sleep(20);
+    }
+    expect(misconf).toBe('MISCONF Errors writing to the AOF file: No space left on device');
+    expect((await infoFields(r)).get('aof_last_write_status')).toBe('err');
+    expect(await r.get(acked[0])).not.toBeNull(); // reads keep working
+    fs.rmSync(path.join(dir, 'filler'));
+    await waitInfo(r, 'aof_last_write_status', 'ok');
+    expect(await r.set('after', 'ok')).toBe('OK');
+    await closeClient(r);
+    await h.stop();
+    const h2 = await sabre(dir, 0, ['--appendonly', 'yes']);
+    const r2 = client(h2.port);
+    for (const k of acked) expect(await r2.exists(k), k).toBe(1);
+    expect(await r2.get('after')).toBe('ok');
+    await closeClient(r2);
+    await h2.stop();
   });
 });

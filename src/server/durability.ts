@@ -51,6 +51,8 @@ export class Durability {
   lastSaveTime = Math.floor(Date.now() / 1000);
   lastBgsaveOk = true;
   private dirtyAtCut = 0;
+  /** strerror() of the last AOF write error, for MISCONF. */
+  private aofWriteError = 'Input/output error';
   /** When the last snapshot was tried (Redis's lastbgsave_try): failed saves retry after 5 s. */
   private lastBgsaveTry = 0;
   /** appendfsync always: io-thread effects not yet known durable, and clients waiting to be flushed. */
@@ -106,7 +108,10 @@ export class Durability {
     }, {
       onSnapshotDone: (ev) => this.snapshotEnded(null, ev.forRewrite),
       onSnapshotFailed: (ev) => this.snapshotEnded(ev.error, ev.forRewrite),
-      onWriteError: (ev) => log.warn({ err: ev.message }, 'Error writing to the AOF file'),
+      onWriteError: (ev) => {
+        this.aofWriteError = strerror(ev.code, ev.message);
+        log.warn({ err: ev.message }, 'Error writing to the AOF file');
+      },
       onWriteOk: () => log.warn('AOF write error looks solved. Redis can write again.'),
       onFatal: (e) => log.error({ err: e }, 'Persistence worker failed'),
     });
@@ -404,7 +409,7 @@ export class Durability {
         'for details about the RDB error.';
     }
     if (this.aofOn && !this.persistence.log.writeOk()) {
-      return `MISCONF Errors writing to the AOF file: ${this.persistence.info().aof_last_write_error || 'I/O error'}`;
+      return `MISCONF Errors writing to the AOF file: ${this.aofWriteError}`;
     }
     return null;
   }
@@ -507,6 +512,20 @@ class AofReplay {
     if (this.inMulti) log.warn('Revert incomplete MULTI/EXEC transaction in AOF file');
     this.inMulti = false;
     this.block = [];
+  }
+}
+
+/** C's strerror() text for the errors a disk gives, as Redis prints them. */
+function strerror(code: string, fallback: string): string {
+  switch (code) {
+    case 'ENOSPC': return 'No space left on device';
+    case 'EROFS': return 'Read-only file system';
+    case 'EIO': return 'Input/output error';
+    case 'EDQUOT': return 'Disk quota exceeded';
+    case 'EACCES': return 'Permission denied';
+    case 'EPERM': return 'Operation not permitted';
+    case 'EFBIG': return 'File too large';
+    default: return fallback;
   }
 }
 
