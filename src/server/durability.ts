@@ -154,7 +154,7 @@ export class Durability {
     let frame;
     let deadline = performance.now() + SLICE_MS;
     // Progress in file bytes (loading_total_bytes counts the files): finished files, then the offset.
-    let doneFiles = this.loadingLoadedBytes, curFile = '';
+    let doneFiles = this.loadingLoadedBytes, curFile = '', lastLog = Date.now();
     while ((frame = reader.next()) !== null) {
       replay.feed(frame.data, frame.file);
       if (frame.file !== curFile) {
@@ -163,6 +163,11 @@ export class Durability {
       }
       this.loadingLoadedBytes = doneFiles + frame.offset;
       if (performance.now() > deadline) {
+        if (Date.now() - lastLog > 1000) {
+          lastLog = Date.now();
+          log.info({ file: frame.file, loadedBytes: this.loadingLoadedBytes, totalBytes: this.loadingTotalBytes, commands: replay.commands },
+            'Loading the append only file');
+        }
         await new Promise((r) => setImmediate(r));
         deadline = performance.now() + SLICE_MS;
       }
