@@ -47,6 +47,21 @@ describe.each(TARGETS)('%s', (_name, start) => {
     expect(await c.exists('fifo')).toBe(0);
   });
 
+  it('is served by a push sent before its own block is known (no lost wake-up)', async () => {
+    // The push is dispatched while the BLPOP is still on its way to the shard: the io
+    // thread learns the BLPOP blocked only after it dispatched the push.
+    const [a, c] = [conn(), conn()];
+    await Promise.all([a.ping(), c.ping()]);
+    for (let i = 0; i < 20; i++) {
+      const started = Date.now();
+      const p = a.blpop(`race${i}`, 3);
+      const q = c.rpush(`race${i}`, 'v');
+      expect(await q).toBe(1);
+      expect(await p).toEqual([`race${i}`, 'v']);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+  });
+
   it('wakes on a push to any of several keys (keys on different shards)', async () => {
     const [a, c] = [conn(), conn()];
     // 'k1' and 'zz' hash to different slots: different shards with --shards 2.

@@ -35,6 +35,13 @@ export interface BlockedCommand {
   retrying: boolean;
   /** What to answer once the in-flight retry comes back blocked: null = keep waiting. */
   pendingEnd: 'timeout' | 'error' | null;
+  /** Wait-list names while the command (not yet known to block) is on its way to a shard. */
+  inFlightKeys: string[] | null;
+  /**
+   * A write to one of its keys was dispatched while its run or retry was in flight: if that
+   * run comes back blocked, it must be retried at once (the write may have come after it).
+   */
+  signaled: boolean;
 }
 
 /** Redis's blocking commands whose timeout is argv[1] rather than the last argument. */
@@ -43,6 +50,8 @@ const TIMEOUT_FIRST = new Set(['blmpop', 'bzmpop']);
 export class BlockingManager {
   /** Wait lists, by db + NUL + key bytes (latin1): clients in the order they blocked. */
   private readonly waiting = new Map<string, Client[]>();
+  /** Blocking commands dispatched to a shard whose outcome is not known yet, by wait-list name. */
+  private readonly inFlight = new Map<string, Client[]>();
   blockedClients = 0;
   private keyPos = new Int32Array(16);
 
@@ -50,7 +59,7 @@ export class BlockingManager {
 
   /** True while some client waits: write commands must then check their keys. */
   get active(): boolean {
-    return this.waiting.size > 0;
+    return this.waiting.size > 0 || this.inFlight.size > 0;
   }
 
   /** A blocking command is being dispatched: keep a copy and hold the client's input. */
@@ -61,9 +70,41 @@ export class BlockingManager {
     const deadline = Number.isFinite(secs) && secs > 0 ? Date.now() + secs * 1000 : 0;
     cl.block = {
       seq, silent, spec, buf: copy, argStart: starts, argEnd: ends, argc, db: cl.db, resp: cl.resp,
-      deadline, keys: null, timer: null, retrying: false, pendingEnd: null,
+      deadline, keys: null, timer: null, retrying: false, pendingEnd: null, inFlightKeys: null, signaled: false,
     };
     cl.holdInput = true;
+    if (this.srv.pool !== null) {
+      const b = cl.block;
+      b.inFlightKeys = this.namesOf(b);
+      for (const name of b.inFlightKeys) {
+        const list = this.inFlight.get(name);
+        if (list === undefined) this.inFlight.set(name, [cl]);
+        else list.push(cl);
+      }
+    }
+  }
+
+  /** The wait-list names (db + NUL + key) of a blocking command's keys, without duplicates. */
+  private namesOf(b: BlockedCommand): string[] {
+    const n = this.keysOf(b), names: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = this.keyPos[i];
+      const name = `${b.db}\0${b.buf.toString('latin1', b.argStart[k], b.argEnd[k])}`;
+      if (!names.includes(name)) names.push(name);
+    }
+    return names;
+  }
+
+  private dropInFlight(cl: Client, b: BlockedCommand): void {
+    if (b.inFlightKeys === null) return;
+    for (const name of b.inFlightKeys) {
+      const list = this.inFlight.get(name);
+      if (list === undefined) continue;
+      const i = list.indexOf(cl);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.inFlight.delete(name);
+    }
+    b.inFlightKeys = null;
   }
 
   /** The blocking command answered (served or an error): release the client. */
@@ -81,18 +122,18 @@ export class BlockingManager {
     const b = cl.block;
     if (b === null) return;
     b.retrying = false;
+    this.dropInFlight(cl, b);
     if (b.pendingEnd !== null) {
       this.finish(cl, b, b.pendingEnd);
       return;
     }
-    if (b.keys !== null) return; // still waiting where it was, in its place
-    const n = this.keysOf(b);
-    b.keys = [];
-    for (let i = 0; i < n; i++) {
-      const k = this.keyPos[i];
-      const name = `${b.db}\0${b.buf.toString('latin1', b.argStart[k], b.argEnd[k])}`;
-      if (b.keys.includes(name)) continue;
-      b.keys.push(name);
+    if (b.keys !== null) {
+      // Still waiting where it was, in its place, unless a write came while it ran.
+      this.retryIfSignaled(cl, b);
+      return;
+    }
+    b.keys = this.namesOf(b);
+    for (const name of b.keys) {
       let list = this.waiting.get(name);
       if (list === undefined) this.waiting.set(name, (list = []));
       list.push(cl);
@@ -101,6 +142,14 @@ export class BlockingManager {
     if (b.deadline > 0) {
       b.timer = setTimeout(() => this.timedOut(cl), Math.max(0, b.deadline - Date.now()));
     }
+    this.retryIfSignaled(cl, b);
+  }
+
+  private retryIfSignaled(cl: Client, b: BlockedCommand): void {
+    if (!b.signaled) return;
+    b.signaled = false;
+    b.retrying = true;
+    this.srv.rerunBlocked(cl, b);
   }
 
   /** After a write command: retry the clients waiting on any of its keys, in blocking order. */
@@ -109,8 +158,11 @@ export class BlockingManager {
     const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
     for (let i = 0; i < n; i++) {
       const k = this.keyPos[i];
-      const list = this.waiting.get(`${db}\0${Buffer.from(buf.buffer, buf.byteOffset + as[k], ae[k] - as[k]).toString('latin1')}`);
+      const name = `${db}\0${Buffer.from(buf.buffer, buf.byteOffset + as[k], ae[k] - as[k]).toString('latin1')}`;
+      const list = this.waiting.get(name);
       if (list !== undefined) this.retryAll(list);
+      const flying = this.inFlight.get(name);
+      if (flying !== undefined) for (const c of flying) if (c.block !== null) c.block.signaled = true;
     }
   }
 
@@ -118,13 +170,19 @@ export class BlockingManager {
   signalAll(): void {
     const all = new Set<Client>();
     for (const list of this.waiting.values()) for (const c of list) all.add(c);
+    for (const list of this.inFlight.values()) for (const c of list) if (c.block !== null) c.block.signaled = true;
     this.retryAll([...all]);
   }
 
   private retryAll(list: Client[]): void {
     for (const cl of list.slice()) {
       const b = cl.block;
-      if (b === null || b.retrying || cl.closed) continue;
+      if (b === null || cl.closed) continue;
+      if (b.retrying) {
+        // Its retry may have run before this write: it tries again if it comes back blocked.
+        b.signaled = true;
+        continue;
+      }
       b.retrying = true;
       this.srv.rerunBlocked(cl, b);
     }
@@ -164,6 +222,7 @@ export class BlockingManager {
   }
 
   private unregister(cl: Client, b: BlockedCommand): void {
+    this.dropInFlight(cl, b);
     if (b.timer !== null) clearTimeout(b.timer);
     b.timer = null;
     if (b.keys === null) return;
