@@ -1037,3 +1037,32 @@ describe('a full disk', () => {
     await h2.stop();
   });
 });
+
+describe('memory across snapshots', () => {
+  it('RSS does not grow by a snapshot file per BGSAVE (the persistence worker frees its frames)', async () => {
+    const dir = tempDir();
+    const h = await sabre(dir, 0, ['--appendonly', 'no']);
+    const r = client(h.port);
+    // ~25 MB of incompressible values, so each snapshot file is about that big.
+    for (let i = 0; i < 200; i++) {
+      const p = r.pipeline();
+      for (let j = 0; j < 1000; j++) p.set(`m:${i}:${j}`, crypto.randomBytes(96).toString('base64'));
+      await p.exec();
+    }
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${h.pid}/status`, 'utf8'))![1]) * 1024;
+    const save = async () => {
+      const before = (await infoFields(r)).get('rdb_saves');
+      await r.bgsave();
+      for (let t = 0; t < 300 && (await infoFields(r)).get('rdb_saves') === before; t++) await sleep(50);
+    };
+    await save();
+    const after1 = rss();
+    for (let k = 0; k < 4; k++) await save();
+    const fileBytes = fs.statSync(path.join(dir, 'dump.rdb')).size;
+    expect(fileBytes).toBeGreaterThan(15e6);
+    // A leak of the compressed frames would add about a file per save (4 files here).
+    expect(rss() - after1, `RSS after 1 save ${after1}, file ${fileBytes}`).toBeLessThan(fileBytes * 1.5);
+    await closeClient(r);
+    await h.stop();
+  });
+});

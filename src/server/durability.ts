@@ -113,7 +113,11 @@ export class Durability {
         log.warn({ err: ev.message }, 'Error writing to the AOF file');
       },
       onWriteOk: () => log.warn('AOF write error looks solved. Redis can write again.'),
-      onFatal: (e) => log.error({ err: e }, 'Persistence worker failed'),
+      onFatal: (e) => {
+        // Without its persistence worker the server would acknowledge writes it never writes.
+        log.fatal({ err: e }, 'Persistence worker failed');
+        process.exit(1);
+      },
     });
     this.aofBaseSize = p.info().aof_base_size;
     Atomics.store(this.flags, PERSIST_AOF_ON, cfg.appendonly ? 1 : 0);
