@@ -86,7 +86,8 @@ function main(): void {
     const n = (REP_DATA + len + 3) & ~3;
     let at = rep.reserve(n);
     while (at < 0) {
-      // Full: let the io thread see what is there, then wait for it to free space.
+      // Full: let the io thread see what is there (durable first), then wait for it to free space.
+      makeDurable();
       rep.publish();
       rep.wake();
       Atomics.wait(rep.ctl, RING_WAKE + 1, 0, 1);
@@ -111,13 +112,17 @@ function main(): void {
    * the persistence worker's one fsync covers every producer's records that arrived).
    */
   function flushReplies(): void {
-    if (persist.sink.pending || persist.snap.out.len > 0) {
-      const pos = persist.flush();
-      if (Atomics.load(persistFlags, PERSIST_FSYNC_ALWAYS) !== 0) while (!log.waitDurable(pos, 1000)) { /* disk stalled: keep waiting */ }
-    }
+    makeDurable();
     if (!repDirty) return;
     repDirty = false;
     if (rep.publish()) rep.wake();
+  }
+
+  /** Effects so far to the log; under appendfsync always, wait until they are on disk. */
+  function makeDurable(): void {
+    if (!persist.sink.pending && persist.snap.out.len === 0) return;
+    const pos = persist.flush();
+    if (Atomics.load(persistFlags, PERSIST_FSYNC_ALWAYS) !== 0) while (!log.waitDurable(pos, 1000)) { /* disk stalled: keep waiting */ }
   }
 
   /** Lay a command's args (u32 len + bytes each, from `off` in `buf`) into ctx. */
@@ -221,7 +226,9 @@ function main(): void {
       if ((++count & 63) === 0) {
         req.tail = tail;
         req.release();
-        flushReplies();
+        // Under appendfsync always, replies wait for one fsync at the end of the batch
+        // (group commit) rather than one per 64 commands.
+        if (Atomics.load(persistFlags, PERSIST_FSYNC_ALWAYS) === 0) flushReplies();
       }
     }
     req.tail = tail;
