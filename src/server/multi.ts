@@ -20,6 +20,7 @@ import {
 } from '../commands/table';
 import type { Store } from '../store/store';
 import { parseInt64, parsed } from '../util/numbers';
+import { keyHashSlot } from '../util/crc16';
 
 /** A command queued between MULTI and EXEC, with its own copy of the arguments. */
 export interface QueuedCommand {
@@ -251,7 +252,7 @@ function watchedKeysChanged(ws: WatchSet, store: Store): boolean {
 export function execShardMask(srv: Server, m: MultiState, ws: WatchSet | null): number {
   let mask = 0;
   const table = srv.slotTable;
-  if (ws !== null) for (const wk of ws.keys) mask |= 1 << table[srv.keySlot(wk.key, 0, wk.key.length)];
+  if (ws !== null) for (const wk of ws.keys) mask |= 1 << table[keyHashSlot(wk.key, 0, wk.key.length)];
   if (!m.aborted) for (const q of m.commands) mask |= srv.commandShardMask(q.spec, q.buf, q.argStart, q.argEnd, q.argc);
   return mask;
 }
@@ -349,20 +350,20 @@ localHandlers.set('discard', (srv, cl, c) => {
   c.w.ok();
 });
 
-localHandlers.set('exec', (srv, cl, c) => {
+localHandlers.set('exec', (srv, cl, c, spec) => {
   if (cl.multi === null) {
     c.w.error('ERR EXEC without MULTI');
     return;
   }
-  srv.exec(cl, c);
+  srv.exec(cl, c, spec);
 });
 
-localHandlers.set('watch', (srv, cl, c) => {
+localHandlers.set('watch', (srv, cl, c, spec) => {
   if (cl.multi !== null) {
     c.w.error('ERR WATCH inside MULTI is not allowed');
     return;
   }
-  srv.watchCommand(cl, c);
+  srv.watchCommand(cl, c, spec);
 });
 
 localHandlers.set('unwatch', (srv, cl, c) => {

@@ -11,7 +11,7 @@ import { Client, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT } from './client';
 import { RequestParser, PARSE_ERROR, PARSE_INCOMPLETE } from '../protocol/resp-parser';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { ExecContext } from '../commands/context';
-import { CMD_BLOCKING, CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_SKIP_SLOWLOG, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
+import { CMD_BLOCKING, CMD_LOADING, CMD_MAY_REPLICATE, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_SLOWLOG, CMD_WRITE, CommandSpec, commandById, getKeyPositions, lookupCommand, lookupSubcommand } from '../commands/table';
 import { Executor } from '../shard/executor';
 import { Arena } from '../store/arena';
 import { Keyspace } from '../store/keyspace';
@@ -25,10 +25,8 @@ import { Slowlog } from './slowlog';
 import { BlockedCommand, BlockingManager } from './blocking';
 import { commandById as allSpecs } from '../commands/table';
 import { pubsubUnsubscribeAll, repliesWithPushes, subscribedModeError } from './pubsub';
-import { CMD_NO_MULTI } from '../commands/table';
 import { Durability } from './durability';
 import { effectiveNotifyFlags, publishKeyspaceEvent } from './notifications';
-import { CMD_LOADING } from '../commands/table';
 import { H_DIRTY } from '../../native-layout/arena';
 import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
 
@@ -480,7 +478,7 @@ export class Server {
         return this.afterReplyMode(client);
       }
     }
-    if (this.pauseEnd !== 0 && (this.isPausedFor(spec) || (this.pauseEnd !== 0 && this.pauseWritesOnly && spec.name === 'exec' && execWrites(client)))) {
+    if (this.pauseEnd !== 0 && (this.isPausedFor(spec) || (this.pauseWritesOnly && spec.name === 'exec' && execWrites(client)))) {
       client.nextSeq--;
       this.stats.totalCommands--;
       return false;
@@ -756,7 +754,7 @@ export class Server {
   // ---- MULTI/EXEC/WATCH (src/server/multi.ts) -----------------------------------------------
 
   /** EXEC: at once inline (or when it touches no shard), else once its shards are parked. */
-  exec(cl: Client, c: ExecContext): void {
+  exec(cl: Client, c: ExecContext, spec: CommandSpec): void {
     const pool = this.pool;
     // Taken off the client now: what the pipeline queues or watches next is another transaction.
     const m = cl.multi!, ws = cl.watching;
@@ -771,7 +769,6 @@ export class Server {
       execMulti(this, cl, pool.allStore, m, ws, this.opSeq, cl.db, cl.resp);
       return;
     }
-    const spec = this.specs[lookupCommand(c.buf, c.argStart[0], c.argEnd[0])!.id];
     const op = this.opSeq, db = cl.db, resp = cl.resp;
     // A block that may change the connection (SELECT, HELLO...) holds what follows until it ran.
     if (m.hasLocal) cl.holdInput = true;
@@ -787,7 +784,7 @@ export class Server {
   }
 
   /** WATCH: notes whether each key is alive now, which needs its shard parked in worker mode. */
-  watchCommand(cl: Client, c: ExecContext): void {
+  watchCommand(cl: Client, c: ExecContext, spec: CommandSpec): void {
     const keys = watchKeys(this, cl, c);
     const pool = this.pool;
     if (pool === null) {
@@ -797,7 +794,6 @@ export class Server {
     }
     let mask = 0;
     for (let i = 1; i < c.argc; i++) mask |= 1 << this.slotTable[keyHashSlot(c.buf, c.argStart[i], c.argEnd[i])];
-    const spec = this.specs[lookupCommand(c.buf, c.argStart[0], c.argEnd[0])!.id];
     pool.startTransaction(cl, this.currentSeq, cl.replyMode !== REPLY_ON, spec, c.buf, c.argStart, c.argEnd, c.argc, mask, false,
       () => {
         settleAlive(keys, pool.allStore);
@@ -811,10 +807,6 @@ export class Server {
     const local = this.local[spec.id];
     if (local !== null) local(this, cl, this.ctx, spec);
     else this.executor.run(spec.id);
-  }
-
-  keySlot(buf: Uint8Array, s: number, e: number): number {
-    return keyHashSlot(buf, s, e);
   }
 
   /** The shards a command needs (bit per shard): its keys' shards, all of them, or none for io-thread commands. */
