@@ -995,17 +995,57 @@ describe.each(SHARD_MODES)('DUMP from Redis, RESTORE in Sabre, and back (--shard
 });
 
 /** A small tmpfs to fill up, where the machine lets us mount one (root with CAP_SYS_ADMIN). */
-function mountTinyFs(): string | null {
+function mountTinyFs(size = '256k'): string | null {
   const dir = tempDir();
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   return r.status === 0 ? dir : null;
 }
 
 describe('a full disk', () => {
-  const tiny = mountTinyFs();
-  afterAll(() => { if (tiny !== null) spawnSync('umount', [tiny]); });
+  it('refuses writes with MISCONF while the AOF cannot be written, and recovers with the disk', async (ctx) => {
+    const tiny = mountTinyFs();
+    if (tiny === null) ctx.skip(); // needs root with CAP_SYS_ADMIN
+    try {
+      await fullDiskScenario(tiny!);
+    } finally {
+      spawnSync('umount', [tiny!]);
+    }
+  });
+});
 
-  it.skipIf(tiny === null)('refuses writes with MISCONF while the AOF cannot be written, and recovers with the disk', async () => {
+describe('a full disk for snapshots', () => {
+  it('refuses writes with MISCONF after a failed BGSAVE (save points on), and recovers when a save succeeds', async (ctx) => {
+    const tiny = mountTinyFs('2m');
+    if (tiny === null) ctx.skip();
+    try {
+      const h = await sabre(tiny!, 1, ['--appendonly', 'no', '--save', '1', '1']);
+      const r = client(h.port);
+      for (let i = 0; i < 100; i++) await r.set(`k${i}`, crypto.randomBytes(3000).toString('base64'));
+      await waitIdle(r);
+      const free = Number(spawnSync('df', ['-k', '--output=avail', tiny!], { encoding: 'utf8' }).stdout.trim().split('\n')[1]);
+      fs.writeFileSync(path.join(tiny!, 'filler'), Buffer.alloc(Math.max(0, free - 100) * 1024));
+      await r.bgsave();
+      await waitInfo(r, 'rdb_last_bgsave_status', 'err');
+      await expect(r.set('x', '1')).rejects.toThrow(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +
+        'Commands that may modify the data set are disabled, because this instance is configured to report errors ' +
+        'during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs ' +
+        'for details about the RDB error.');
+      expect(await r.get('k1')).not.toBeNull();
+      fs.rmSync(path.join(tiny!, 'filler'));
+      // The save point retries 5 s after the failed try.
+      await waitInfo(r, 'rdb_last_bgsave_status', 'ok');
+      expect(await r.set('x', '1')).toBe('OK');
+      await closeClient(r);
+      await h.stop();
+    } finally {
+      spawnSync('umount', [tiny!]);
+    }
+  });
+});
+
+async function fullDiskScenario(tiny: string): Promise<void> {
+  {
     const dir = tiny!;
     const h = await sabre(dir, 0, ['--appendonly', 'yes']);
     const r = client(h.port);
@@ -1035,8 +1075,8 @@ describe('a full disk', () => {
     expect(await r2.get('after')).toBe('ok');
     await closeClient(r2);
     await h2.stop();
-  });
-});
+  }
+}
 
 describe('memory across snapshots', () => {
   it('RSS does not grow by a snapshot file per BGSAVE (the persistence worker frees its frames)', async () => {
