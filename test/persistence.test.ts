@@ -1106,3 +1106,28 @@ describe('memory across snapshots', () => {
     await h.stop();
   });
 });
+
+describe('turning the AOF on over an existing snapshot', () => {
+  it.each(SHARD_MODES)('--shards %i: data from dump.rdb reaches the AOF base, so a restart from the AOF alone keeps it', async (shards) => {
+    const dir = tempDir();
+    let h = await sabre(dir, shards, ['--appendonly', 'no']);
+    let r = client(h.port);
+    await r.mset('fromrdb', '1', '{fromrdb}b', '2');
+    expect(await r.save()).toBe('OK');
+    await closeClient(r);
+    await h.stop();
+    h = await sabre(dir, shards, ['--appendonly', 'yes']);
+    r = client(h.port);
+    await waitIdle(r); // the start-up rewrite that gives the AOF its base
+    await r.set('fromaof', '3');
+    await r.shutdown('NOSAVE').catch(() => {});
+    await closeClient(r);
+    await h.stop();
+    fs.rmSync(path.join(dir, 'dump.rdb'));
+    h = await sabre(dir, shards, ['--appendonly', 'yes']);
+    r = client(h.port);
+    expect(await r.mget('fromrdb', '{fromrdb}b', 'fromaof')).toEqual(['1', '2', '3']);
+    await closeClient(r);
+    await h.stop();
+  });
+});

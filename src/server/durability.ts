@@ -51,6 +51,8 @@ export class Durability {
   lastSaveTime = Math.floor(Date.now() / 1000);
   lastBgsaveOk = true;
   private dirtyAtCut = 0;
+  /** AOF on but only a snapshot file was there to load: the AOF gets a base by a rewrite. */
+  private rewriteAfterStart = false;
   /** strerror() of the last AOF write error, for MISCONF. */
   private aofWriteError = 'Input/output error';
   /** When the last snapshot was tried (Redis's lastbgsave_try): failed saves retry after 5 s. */
@@ -129,6 +131,10 @@ export class Durability {
     cfg.onChange('appendonly', () => this.setAppendonly(cfg.appendonly));
     // Serving from here: the persistence worker is ready for the effects of writes.
     this.loading = false;
+    if (this.rewriteAfterStart) {
+      log.info('Creating AOF base file from the loaded snapshot');
+      this.startSnapshot('rewrite', null);
+    }
   }
 
   /** Is there a file to load at start-up (so clients should be let in to see -LOADING)? */
@@ -144,8 +150,10 @@ export class Durability {
     const aofDir = path.join(dir, cfg.appenddirname);
     const manifest = fs.existsSync(aofDir) ? readManifest(aofDir, manifestFileName(cfg.appendfilename)) : null;
     if (manifest === null) {
-      // Redis 7 starts a fresh AOF from the RDB file when there is no AOF yet.
+      // Redis 7 starts a fresh AOF from the RDB file when there is no AOF yet, then
+      // rewrites so that the AOF's base holds what was loaded.
       await this.loadSnapshotFile(store, path.resolve(dir, cfg.dbfilename));
+      for (let db = 0; db < store.dbCount; db++) if (store.size(db) > 0) this.rewriteAfterStart = true;
       return;
     }
     const reader = AofReader.fromManifest(aofDir, manifest);
