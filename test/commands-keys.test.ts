@@ -7,17 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/commands/strings';
 import '../src/commands/keys';
 import '../src/commands/expire';
-import { ExecContext, handlers } from '../src/commands/context';
+import type { CommandHandler } from '../src/commands/context';
 import { valueCloners } from '../src/commands/keys';
 import { ENC_LISTPACK, ENC_QUICKLIST, TYPE_LIST, TYPE_SET } from '../native-layout/record';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
 import { RawClient, escapeBytes, replyElements } from './helpers/resp';
 import { ServerHandle, startRedis } from './helpers/servers';
-
-type Arg = string | Buffer;
+import { type Arg, InprocServer } from './helpers/inproc';
 
 const FAKE_COLLECTIONS: Record<string, number> = { rpush: TYPE_LIST, lpush: TYPE_LIST, sadd: TYPE_SET };
 // Fake collection values own nothing, so cloning one is copying the empty value word.
@@ -25,18 +20,9 @@ valueCloners[TYPE_LIST] = () => 0;
 valueCloners[TYPE_SET] = () => 0;
 
 /** Sabre's command layer without the network: args in one buffer, reply bytes out. */
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-  /** Fixed clock for the command (ms), or null for Date.now(). */
-  clock: number | null = null;
-
+class Inproc extends InprocServer {
   constructor(shards = 1) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
+    super({ keyspaces: shards, select: true });
   }
 
   /**
@@ -52,40 +38,15 @@ class Inproc {
     return Buffer.from(':1\r\n');
   }
 
-  run(...args: Arg[]): string {
-    return this.runBytes(args).toString('latin1');
-  }
-
-  runBytes(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const buf = Buffer.concat(parts);
-    const c = this.c;
-    c.buf = buf;
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = this.clock ?? Date.now();
-    const name = parts[0].toString('latin1').toLowerCase();
-    if (name === 'select') {
-      // The connection layer owns SELECT; here it only switches the context's db.
-      c.db = Number(parts[1].toString());
-      return Buffer.from('+OK\r\n');
-    }
-    const h = handlers.get(name);
-    if (!h) {
-      const type = FAKE_COLLECTIONS[name];
-      if (type === undefined) throw new Error(`no handler for ${name}`);
-      return this.fakeCollection(type, parts[1]);
-    }
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+  protected override handler(name: string, parts: readonly Buffer[]): CommandHandler | undefined {
+    const h = super.handler(name, parts);
+    if (h) return h;
+    const type = FAKE_COLLECTIONS[name];
+    if (type === undefined) return undefined;
+    return (c) => {
+      const reply = this.fakeCollection(type, parts[1]);
+      c.w.raw(reply, 0, reply.length);
+    };
   }
 }
 

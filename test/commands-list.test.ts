@@ -15,24 +15,20 @@ import '../src/commands/list';
 import {
   blmoveTry, blockingPopTry, moveForBlocked, mpopArgs, parseMpopArgs, parseWhere, popForBlocked,
 } from '../src/commands/list';
-import { ExecContext, handlers } from '../src/commands/context';
+import { type CommandHandler, ExecContext, handlers } from '../src/commands/context';
 import { LIST_GETKEYS } from '../src/commands/enabled/list';
-import { ReplyWriter } from '../src/protocol/resp-writer';
 import { applyShardSetting, shardSettings } from '../src/shard/settings';
 import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
 import {
   LIST_HEAD, LIST_TAIL, el, qlCreate, qlCurrentEquals, qlDelHead, qlDelTail, qlInsertAtCursor, qlLength, qlNext,
   qlNodeCount, qlPeek, qlPrev, qlPush, qlRemove, qlReplaceAt, qlSeek, qlValidate, qlClone, qlFree,
 } from '../src/store/quicklist';
-import { Store, makeSlotTable } from '../src/store/store';
 import { TYPE_LIST } from '../native-layout/record';
 import { Rng as SeededRng } from './helpers/differential';
 import { runDifferential, formatMismatch } from './helpers/differential';
 import { RawClient, escapeBytes } from './helpers/resp';
 import { ServerHandle, startRedis, startSabre } from './helpers/servers';
-
-type Arg = string | Buffer;
+import { type Arg, InprocServer } from './helpers/inproc';
 
 /** Seeded integers in [0, n). */
 class Rng {
@@ -45,49 +41,17 @@ class Rng {
   }
 }
 
-/** Sabre's command layer without the network: args in one buffer, reply bytes out. */
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-
+/**
+ * Sabre's command layer without the network: args in one buffer, reply bytes out. CONFIG
+ * SET of the list fill is what the server's config layer does for a shard.
+ */
+class Inproc extends InprocServer {
   constructor(shards = 1) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
+    super({ keyspaces: shards, configSet: true });
   }
 
-  run(...args: Arg[]): string {
-    return this.runBytes(args).toString('latin1');
-  }
-
-  runBytes(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const name = parts[0].toString('latin1').toLowerCase();
-    if (name === 'config') {
-      // CONFIG SET of the list fill: what the server's config layer does for a shard.
-      applyShardSetting(parts[2].toString('latin1'), parts[3].toString('latin1'));
-      return Buffer.from('+OK\r\n');
-    }
-    const buf = Buffer.concat(parts);
-    const c = this.c;
-    c.buf = buf;
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    const h = handlers.get(name) ?? BLOCKING_SHIMS[name];
-    if (!h) throw new Error(`no handler for ${name}`);
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+  protected override handler(name: string, parts: readonly Buffer[]): CommandHandler | undefined {
+    return super.handler(name, parts) ?? BLOCKING_SHIMS[name];
   }
 
   /** Every list in every keyspace passes qlValidate. */

@@ -14,56 +14,17 @@ import '../src/commands/set';
 import '../src/commands/zset';
 import '../src/commands/hash';
 import '../src/commands/sort';
-import { ExecContext, handlers } from '../src/commands/context';
 import { SORT_GETKEYS } from '../src/commands/enabled/sort';
 import { compileCommand } from '../src/commands/table';
 import { REDIS_COMMANDS } from '../src/commands/redis-commands';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
-import { applyShardSetting } from '../src/shard/settings';
 import { RawClient, escapeBytes, replyElements } from './helpers/resp';
 import { ServerHandle, startRedis, startSabre } from './helpers/servers';
+import { type Arg, InprocServer } from './helpers/inproc';
 
-type Arg = string | Buffer;
-
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-
+/** Sabre's command layer without the network. CONFIG SET of shard settings is applied directly. */
+class Inproc extends InprocServer {
   constructor(shards = 1) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
-  }
-
-  runBytes(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const name = parts[0].toString('latin1').toLowerCase();
-    if (name === 'config') {
-      applyShardSetting(parts[2].toString('latin1').toLowerCase(), parts[3].toString('latin1'));
-      return Buffer.from('+OK\r\n');
-    }
-    const c = this.c;
-    c.buf = Buffer.concat(parts);
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    const h = handlers.get(name);
-    if (!h) throw new Error(`no handler for ${name}`);
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+    super({ keyspaces: shards, configSet: true });
   }
 }
 

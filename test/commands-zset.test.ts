@@ -10,69 +10,24 @@ import '../src/commands/keys';
 import '../src/commands/expire';
 import '../src/commands/set';
 import '../src/commands/zset';
-import { ExecContext, handlers } from '../src/commands/context';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
-import { applyShardSetting } from '../src/shard/settings';
 import { RawClient, escapeBytes, splitReplies } from './helpers/resp';
 import { ServerHandle, startRedis, startSabre } from './helpers/servers';
+import { type Arg, InprocServer } from './helpers/inproc';
+import { type CommandHandler, handlers } from '../src/commands/context';
 import { Mismatch, runDifferential, formatMismatch, mulberry32 } from './helpers/differential';
 import { lookupCommand } from '../src/commands/table';
 import { ZSET_GETKEYS } from '../src/commands/enabled/zset';
 
-type Arg = string | Buffer;
 
 /** Sabre's command layer without the network: args in one buffer, reply bytes out. */
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-
+class Inproc extends InprocServer {
   constructor(shards = 1) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
+    // CONFIG SET of the thresholds: what the io thread forwards to every shard.
+    super({ keyspaces: shards, configSet: true, checkArity: true });
   }
 
-  run(...args: Arg[]): string {
-    return this.runBytes(args).toString('latin1');
-  }
-
-  runBytes(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const name = parts[0].toString('latin1').toLowerCase();
-    if (name === 'config') {
-      // CONFIG SET of the thresholds: what the io thread forwards to every shard.
-      applyShardSetting(parts[2].toString('latin1').toLowerCase(), parts[3].toString('latin1'));
-      return Buffer.from('+OK\r\n');
-    }
-    const buf = Buffer.concat(parts);
-    const c = this.c;
-    c.buf = buf;
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    const h = handlers.get(name) ?? handlers.get(name + '|' + (parts[1]?.toString('latin1').toLowerCase() ?? ''));
-    if (!h) throw new Error(`no handler for ${name}`);
-    this.w.reset();
-    // The dispatcher's arity check.
-    const spec = lookupCommand(buf, c.argStart[0], c.argEnd[0]);
-    if (spec && (spec.arity > 0 ? parts.length !== spec.arity : parts.length < -spec.arity)) {
-      this.w.error(`ERR wrong number of arguments for '${name}' command`);
-      return Buffer.from(this.w.buf.subarray(0, this.w.len));
-    }
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+  protected override handler(name: string, parts: readonly Buffer[]): CommandHandler | undefined {
+    return super.handler(name, parts) ?? handlers.get(name + '|' + (parts[1]?.toString('latin1').toLowerCase() ?? ''));
   }
 
   usedBytes(): number {

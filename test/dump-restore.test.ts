@@ -13,53 +13,23 @@ import '../src/commands/list';
 import '../src/commands/set';
 import '../src/commands/zset';
 import '../src/commands/dump';
-import { ExecContext, handlers } from '../src/commands/context';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
 import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
 import { applyShardSetting } from '../src/shard/settings';
 import { crc64, crc64Result } from '../src/persistence/crc64';
 import { lzfCompress, lzfDecompress } from '../src/persistence/lzf';
 import { RdbError, RdbOut, readValue, writeValue } from '../src/persistence/rdb';
 import { RawClient, escapeBytes, replyElements } from './helpers/resp';
 import { ServerHandle, startRedis } from './helpers/servers';
+import { type Arg, InprocServer } from './helpers/inproc';
 
-type Arg = string | Buffer;
-
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-  readonly ks: Keyspace;
-
+class Inproc extends InprocServer {
   constructor() {
-    this.ks = Keyspace.create(Arena.create(), 16);
-    this.store = new Store([this.ks], makeSlotTable(1), this.ks);
-    this.c = new ExecContext(this.store, this.w);
+    super({ resetReplacement: true });
   }
 
-  run(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const buf = Buffer.concat(parts);
-    const c = this.c;
-    c.buf = buf;
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    c.replacement = null;
-    const h = handlers.get(parts[0].toString('latin1').toLowerCase());
-    if (!h) throw new Error(`no handler for ${parts[0]}`);
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+  /** The only keyspace. */
+  get ks(): Keyspace {
+    return this.store.keyspaces[0];
   }
 }
 
@@ -190,10 +160,10 @@ describe('Redis -> Sabre and Sabre -> Redis', () => {
       await rcmd(['flushall']);
       for (const c of sc.cmds) {
         await rcmd(c);
-        sabre.run(c);
+        sabre.runBytes(c);
       }
       const theirs = bulkBody(await rcmd(['dump', 'k']));
-      const ours = bulkBody(sabre.run(['dump', 'k']));
+      const ours = bulkBody(sabre.runBytes(['dump', 'k']));
       if (sc.deterministic) {
         let at = 0;
         while (at < ours.length && at < theirs.length && ours[at] === theirs[at]) at++;
@@ -203,14 +173,14 @@ describe('Redis -> Sabre and Sabre -> Redis', () => {
       }
       const want = await readout(rcmd, 'k');
       // Redis's payload into Sabre.
-      expect(sabre.run(['restore', 'r', '0', theirs]).toString()).toBe('+OK\r\n');
-      expect(await readout(async (a) => sabre.run(a), 'r')).toEqual(want);
+      expect(sabre.runBytes(['restore', 'r', '0', theirs]).toString()).toBe('+OK\r\n');
+      expect(await readout(async (a) => sabre.runBytes(a), 'r')).toEqual(want);
       // Sabre's payload into Redis.
       expect((await rcmd(['restore', 'r', '0', ours])).toString()).toBe('+OK\r\n');
       expect(await readout(rcmd, 'r')).toEqual(want);
       // And Sabre's payload into Sabre.
-      expect(sabre.run(['restore', 's', '0', ours]).toString()).toBe('+OK\r\n');
-      expect(await readout(async (a) => sabre.run(a), 's')).toEqual(want);
+      expect(sabre.runBytes(['restore', 's', '0', ours]).toString()).toBe('+OK\r\n');
+      expect(await readout(async (a) => sabre.runBytes(a), 's')).toEqual(want);
     });
   }
 
@@ -234,8 +204,8 @@ describe('Redis -> Sabre and Sabre -> Redis', () => {
       for (let i = 0; i < 3; i++) {
         const key = ['h', 's', 'z'][i];
         expect((await rcmd(['restore', key + '2', '0', payloads[i]])).toString()).toBe('+OK\r\n');
-        expect(sabre.run(['restore', key + '2', '0', payloads[i]]).toString()).toBe('+OK\r\n');
-        expect(await readout(async (a) => sabre.run(a), key + '2')).toEqual(await readout(rcmd, key + '2'));
+        expect(sabre.runBytes(['restore', key + '2', '0', payloads[i]]).toString()).toBe('+OK\r\n');
+        expect(await readout(async (a) => sabre.runBytes(a), key + '2')).toEqual(await readout(rcmd, key + '2'));
       }
     } finally {
       for (const [k, v] of [['hash-max-listpack-entries', '512'], ['set-max-intset-entries', '512'],
@@ -346,10 +316,10 @@ describe('old encodings load as in Redis 7.0', () => {
       const sabre = new Inproc();
       await rcmd(['flushall']);
       const theirs = await rcmd(['restore', 'k', '0', payload]);
-      const ours = sabre.run(['restore', 'k', '0', payload]);
+      const ours = sabre.runBytes(['restore', 'k', '0', payload]);
       expect(ours.toString()).toBe(theirs.toString());
       expect(ours.toString()).toBe('+OK\r\n');
-      expect(await readout(async (a) => sabre.run(a), 'k')).toEqual(await readout(rcmd, 'k'));
+      expect(await readout(async (a) => sabre.runBytes(a), 'k')).toEqual(await readout(rcmd, 'k'));
     });
   }
 });
@@ -429,7 +399,7 @@ describe('RESTORE errors and options match Redis', () => {
     for (const c of cmds) theirs.push(await rcmd(c));
     const diffs: string[] = [];
     for (let i = 0; i < cmds.length; i++) {
-      const ours = sabre.run(cmds[i]);
+      const ours = sabre.runBytes(cmds[i]);
       const name = String(cmds[i][0]);
       if (name === 'ttl' && Math.abs(Number(ours.toString().slice(1)) - Number(theirs[i].toString().slice(1))) <= 1) continue;
       if (!ours.equals(theirs[i])) {
@@ -439,28 +409,28 @@ describe('RESTORE errors and options match Redis', () => {
     expect(diffs).toEqual([]);
     // RESP3 null for a missing key.
     sabre.w.resp = 3;
-    expect(sabre.run(['dump', 'missing']).toString()).toBe('_\r\n');
+    expect(sabre.runBytes(['dump', 'missing']).toString()).toBe('_\r\n');
     sabre.w.resp = 2;
   });
 
   it('propagates a relative TTL as an absolute one with ABSTTL, and counts dirty', async () => {
     const sabre = new Inproc();
-    sabre.run(['set', 'src', 'v']);
-    const good = bulkBody(sabre.run(['dump', 'src']));
+    sabre.runBytes(['set', 'src', 'v']);
+    const good = bulkBody(sabre.runBytes(['dump', 'src']));
     const c = sabre.c;
     c.propagating = true;
     try {
       const dirty = c.dirty;
-      sabre.run(['restore', 'a', '5000', good, 'REPLACE']);
+      sabre.runBytes(['restore', 'a', '5000', good, 'REPLACE']);
       const now = c.now;
       expect(c.dirty).toBe(dirty + 1);
       const rep = c.replacement!;
       expect(rep.length).toBe(1);
       expect(rep[0].map((x) => (typeof x === 'number' ? x : Buffer.from(x as Uint8Array).toString('latin1'))))
         .toEqual(['restore', 'a', now + 5000, good.toString('latin1'), 'REPLACE', 'ABSTTL']);
-      sabre.run(['restore', 'b', '0', good]);
+      sabre.runBytes(['restore', 'b', '0', good]);
       expect(c.replacement).toBeNull();
-      sabre.run(['restore', 'a', '1', good, 'REPLACE', 'ABSTTL']);
+      sabre.runBytes(['restore', 'a', '1', good, 'REPLACE', 'ABSTTL']);
       expect(c.replacement![0].map((x) => (typeof x === 'number' ? x : Buffer.from(x as Uint8Array).toString('latin1'))))
         .toEqual(['DEL', 'a']);
       expect(c.dirty).toBe(dirty + 3);
@@ -478,10 +448,10 @@ describe('garbled payloads', () => {
     await rcmd(['flushall']);
     const bodies: Buffer[] = [];
     for (const sc of scenarios()) {
-      for (const c of sc.cmds) sabre.run(c);
-      const d = bulkBody(sabre.run(['dump', 'k']));
+      for (const c of sc.cmds) sabre.runBytes(c);
+      const d = bulkBody(sabre.runBytes(['dump', 'k']));
       bodies.push(d.subarray(0, d.length - 10));
-      sabre.run(['del', 'k']);
+      sabre.runBytes(['del', 'k']);
     }
     for (const { body } of craftedPayloads()) bodies.push(body);
     sabre.ks.lazyFreeStep(Infinity);
@@ -504,15 +474,15 @@ describe('garbled payloads', () => {
       const before = a.usedBytes;
       let reply: string;
       try {
-        reply = sabre.run(['restore', 'g', '0', payload]).toString('latin1');
+        reply = sabre.runBytes(['restore', 'g', '0', payload]).toString('latin1');
       } catch (err) {
         throw new Error(`exception on payload ${escapeBytes(body, 200)}: ${(err as Error).stack}`);
       }
       if (reply === '+OK\r\n') {
         ok++;
-        await readout(async (x) => sabre.run(x), 'g');
-        sabre.run(['dump', 'g']);
-        sabre.run(['del', 'g']);
+        await readout(async (x) => sabre.runBytes(x), 'g');
+        sabre.runBytes(['dump', 'g']);
+        sabre.runBytes(['del', 'g']);
         sabre.ks.lazyFreeStep(Infinity);
       } else {
         expect(reply).toBe('-ERR Bad data format\r\n');
@@ -530,14 +500,14 @@ describe('garbled payloads', () => {
     const key = Buffer.from('kk');
     expect(() => readValue(ks, 0, key, 0, 2, Buffer.from([2, 0x85]), 0, 2, -1, Date.now())).toThrow(RdbError);
     expect(() => readValue(ks, 0, key, 0, 2, Buffer.from([]), 0, 0, -1, Date.now())).toThrow(RdbError);
-    sabre.run(['rpush', 'l', 'a', 'b', '3']);
+    sabre.runBytes(['rpush', 'l', 'a', 'b', '3']);
     const rec = ks.lookup(0, Buffer.from('l'), 0, 1, Date.now());
     const out = new RdbOut(4);
     writeValue(out, ks, rec);
     const end = readValue(ks, 0, key, 0, 2, out.buf, 0, out.len, Date.now() + 100000, Date.now());
     expect(end).toBe(out.len);
-    expect(sabre.run(['lrange', 'kk', '0', '-1']).toString()).toBe('*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n3\r\n');
-    expect(Number(sabre.run(['pttl', 'kk']).toString().slice(1))).toBeGreaterThan(90000);
+    expect(sabre.runBytes(['lrange', 'kk', '0', '-1']).toString()).toBe('*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n3\r\n');
+    expect(Number(sabre.runBytes(['pttl', 'kk']).toString().slice(1))).toBeGreaterThan(90000);
   });
 });
 

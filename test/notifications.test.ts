@@ -17,18 +17,13 @@ import '../src/commands/blocking';
 import '../src/commands/sort';
 import '../src/commands/dump';
 import {
-  ExecContext, NOTIFY_EXPIRED, NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_KEY_MISS,
-  NOTIFY_LIST, NOTIFY_NEW, NOTIFY_SET, NOTIFY_STRING, NOTIFY_ZSET, handlers,
+  NOTIFY_EXPIRED, NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_KEY_MISS,
+  NOTIFY_LIST, NOTIFY_NEW, NOTIFY_SET, NOTIFY_STRING, NOTIFY_ZSET,
 } from '../src/commands/context';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
 import { RawClient, replyElements } from './helpers/resp';
 import { ServerHandle, startRedis, startSabre } from './helpers/servers';
+import { type Arg, InprocServer } from './helpers/inproc';
 import Redis from 'ioredis';
-
-type Arg = string | Buffer;
 
 /** One published notification as a subscriber of __keyevent@*__:* sees it. */
 interface Event {
@@ -53,48 +48,14 @@ function flagsOf(spec: string): number {
 }
 
 /** Sabre's command layer without the network, recording every notification. */
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
+class Inproc extends InprocServer {
   readonly events: Event[] = [];
 
   constructor(shards: number) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
+    super({ keyspaces: shards, select: true, resetBlocked: true });
     this.c.notifySink = (cls, event, db, key, ks, ke) => {
       this.events.push({ cls, event, db, key: Buffer.from(key.subarray(ks, ke)).toString('latin1') });
     };
-  }
-
-  run(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a));
-    const c = this.c;
-    const name = parts[0].toString('latin1').toLowerCase();
-    if (name === 'select') {
-      c.db = Number(parts[1].toString());
-      return Buffer.from('+OK\r\n');
-    }
-    const buf = Buffer.concat(parts);
-    c.buf = buf;
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    c.blocked = false;
-    const h = handlers.get(name);
-    if (!h) throw new Error(`no handler for ${name}`);
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
   }
 }
 
@@ -226,11 +187,11 @@ describe('keyspace notifications against redis-server 7.0', () => {
 
   function sabreEvents(sabre: Inproc, spec: string, stream: Arg[][]): Event[] {
     sabre.c.notifyFlags = 0;
-    sabre.run(cmd('flushall'));
+    sabre.runBytes(cmd('flushall'));
     sabre.c.db = 0;
     sabre.events.length = 0;
     sabre.c.notifyFlags = flagsOf(spec);
-    for (const command of stream) sabre.run(command);
+    for (const command of stream) sabre.runBytes(command);
     sabre.c.notifyFlags = 0;
     return sabre.events.splice(0);
   }
@@ -280,13 +241,13 @@ describe('keyspace notifications against redis-server 7.0', () => {
       const sabre = new Inproc(shards);
       sabre.c.notifyFlags = flagsOf('KEAn');
       for (let i = 0; i < blocking.length; i++) {
-        sabre.run(cmd(blocking[i]));
+        sabre.runBytes(cmd(blocking[i]));
         expect(sabre.c.blocked).toBe(true);
       }
       for (let i = 0; i < blocking.length; i++) {
-        sabre.run(cmd(pushes[i]));
+        sabre.runBytes(cmd(pushes[i]));
         sabre.c.retry = true;
-        sabre.run(cmd(blocking[i]));
+        sabre.runBytes(cmd(blocking[i]));
         sabre.c.retry = false;
         expect(sabre.c.blocked).toBe(false);
       }
@@ -298,7 +259,7 @@ describe('keyspace notifications against redis-server 7.0', () => {
     const sabre = new Inproc(1);
     sabre.c.notifyFlags = flagsOf('KEAnm');
     for (const line of ['set a 1', 'rpush l x', 'sadd s x', 'hset h f v', 'zadd z 1 x', 'del a', 'get nokey']) {
-      sabre.run(cmd(line));
+      sabre.runBytes(cmd(line));
     }
     expect(sabre.events.map((e) => [e.event, e.cls])).toEqual([
       ['new', NOTIFY_NEW], ['set', NOTIFY_STRING], ['new', NOTIFY_NEW], ['rpush', NOTIFY_LIST], ['new', NOTIFY_NEW],
@@ -309,7 +270,7 @@ describe('keyspace notifications against redis-server 7.0', () => {
 
   it('hands nothing to the sink while notifications are off', () => {
     const sabre = new Inproc(2);
-    for (const stream of STREAMS) for (const command of stream) sabre.run(command);
+    for (const stream of STREAMS) for (const command of stream) sabre.runBytes(command);
     expect(sabre.events).toEqual([]);
   });
 });

@@ -17,13 +17,10 @@ import '../src/commands/zset';
 import '../src/commands/hash';
 import '../src/commands/sort';
 import '../src/commands/blocking';
-import { ExecContext, PropagatedArgv, handlers } from '../src/commands/context';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
+import { PropagatedArgv } from '../src/commands/context';
 import { RawClient, encodeCommand } from './helpers/resp';
 import { ServerHandle, startRedis } from './helpers/servers';
+import { InprocServer } from './helpers/inproc';
 
 /** A step: a command; `BLOCK cmd` sends it from a fresh client that blocks on it. */
 type Step = string;
@@ -33,10 +30,7 @@ function tokens(step: string): string[] {
 }
 
 /** Sabre's command layer without the network, recording what each command propagates. */
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
+class Inproc extends InprocServer {
   /** Everything propagated so far, as Redis's AOF would hold it (MULTI/EXEC around several). */
   readonly out: string[][] = [];
   /** Blocked commands waiting, in blocking order. */
@@ -45,36 +39,16 @@ class Inproc {
   allocatedWhileOff = false;
 
   constructor(shards: number, propagating = true) {
-    const spaces: Keyspace[] = [];
-    for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), 16));
-    this.store = new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
-    this.c = new ExecContext(this.store, this.w);
-    this.c.propagating = propagating;
+    // The executor clears blocked and replacement before every command.
+    super({ keyspaces: shards, propagating, resetBlocked: true, resetReplacement: true });
   }
 
   /** Runs argv; returns its reply text (or null when it blocked). */
   exec(argv: string[], retry: boolean): string | null {
-    const parts = argv.map((a) => Buffer.from(a, 'latin1'));
     const c = this.c;
-    c.buf = Buffer.concat(parts);
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    c.blocked = false;
-    c.retry = retry;
-    c.replacement = null; // what the executor does before every command
-    const h = handlers.get(argv[0].toLowerCase());
-    if (!h) throw new Error(`no handler for ${argv[0]}`);
-    this.w.reset();
     const dirty = c.dirty;
-    h(c);
+    c.retry = retry;
+    const reply = this.runBytes(argv);
     c.retry = false;
     if (!c.propagating && c.replacement !== null) this.allocatedWhileOff = true;
     if (c.blocked) {
@@ -88,7 +62,7 @@ class Inproc {
     // propagatePendingCommands(): several commands from one call go in a transaction.
     if (cmds.length > 1) this.out.push(['MULTI'], ...cmds, ['EXEC']);
     else this.out.push(...cmds);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len)).toString('latin1');
+    return reply.toString('latin1');
   }
 
   step(step: Step): void {

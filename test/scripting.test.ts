@@ -11,55 +11,18 @@ import '../src/commands/hash';
 import '../src/commands/list';
 import '../src/commands/set';
 import '../src/commands/zset';
-import { ExecContext, handlers } from '../src/commands/context';
-import { ReplyWriter } from '../src/protocol/resp-writer';
-import { Arena } from '../src/store/arena';
-import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
+import { handlers } from '../src/commands/context';
 import { getRuntime, initScripting } from '../src/scripting/scripts';
 import { SCRIPTING_GETKEYS } from '../src/commands/enabled/scripting';
 import { STATUS_RUNNING, STATUS_WROTE, ST_STATUS } from '../src/scripting/lua-engine';
 import { RawClient, escapeBytes } from './helpers/resp';
 import { ServerHandle, startRedis } from './helpers/servers';
+import { type Arg, InprocServer } from './helpers/inproc';
 
-type Arg = string | Buffer;
-
-class Inproc {
-  readonly store: Store;
-  readonly w = new ReplyWriter();
-  readonly c: ExecContext;
-
+class Inproc extends InprocServer {
   constructor() {
-    const ks = Keyspace.create(Arena.create(), 16);
-    this.store = new Store([ks], makeSlotTable(1), ks);
-    this.c = new ExecContext(this.store, this.w);
-  }
-
-  run(...args: Arg[]): string {
-    return this.runBytes(args).toString('latin1');
-  }
-
-  runBytes(args: readonly Arg[]): Buffer {
-    const parts = args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'utf8') : a));
-    const c = this.c;
-    c.buf = Buffer.concat(parts);
-    c.argStart = new Int32Array(parts.length);
-    c.argEnd = new Int32Array(parts.length);
-    let p = 0;
-    parts.forEach((x, i) => {
-      c.argStart[i] = p;
-      p += x.length;
-      c.argEnd[i] = p;
-    });
-    c.argc = parts.length;
-    c.now = Date.now();
-    c.replacement = null;
-    const name = parts[0].toString('latin1').toLowerCase();
-    const h = handlers.get(name);
-    if (!h) throw new Error(`no handler for ${name}`);
-    this.w.reset();
-    h(c);
-    return Buffer.from(this.w.buf.subarray(0, this.w.len));
+    // Scripts are sent as utf8.
+    super({ encoding: 'utf8', resetReplacement: true });
   }
 }
 

@@ -3,9 +3,9 @@
 // is written once, copy-before-write costs are proportional to the touched buckets,
 // tables stay frozen during the snapshot, and entries load back into 1 or 3 keyspaces.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Arena } from '../src/store/arena';
 import { Keyspace } from '../src/store/keyspace';
-import { Store, makeSlotTable } from '../src/store/store';
+import { Store } from '../src/store/store';
+import { makeStore } from './helpers/inproc';
 import {
   SnapshotWriter, ValueReader, ValueWriter, beginSnapshot, encodeSnapshotEnd, encodeSnapshotHeader, installSnapshotSink,
   loadSnapshotEntries, readSnapshotHeader, snapshotActive, snapshotBeforeWrite, snapshotFinish, snapshotId, snapshotStats,
@@ -91,12 +91,6 @@ function stateOf(store: Store): Map<string, Entry> {
     }
   }
   return m;
-}
-
-function makeStore(shards: number, dbs = 16): Store {
-  const spaces: Keyspace[] = [];
-  for (let i = 0; i < shards; i++) spaces.push(Keyspace.create(Arena.create(), dbs));
-  return new Store(spaces, makeSlotTable(shards), shards === 1 ? spaces[0] : null);
 }
 
 function set(store: Store, db: number, key: string, value: string, expireAt: number, now: number): void {
