@@ -913,6 +913,18 @@ export class LuaEngine {
     lua.lua_settop(L, -2);
   }
 
+  /** Entries of the table on top of the stack (a RESP3 map or set header needs the count first). */
+  private tableEntries(L: number): number {
+    const lua = this.lua;
+    let n = 0;
+    lua.lua_pushnil(L);
+    while (lua.lua_next(L, -2)) {
+      lua.lua_settop(L, -2);
+      n++;
+    }
+    return n;
+  }
+
   private rawField(L: number, key: number): number {
     this.lua.lua_pushstring(L, key);
     return this.lua.lua_rawget(L, -2);
@@ -972,13 +984,7 @@ export class LuaEngine {
     lua.lua_settop(L, -2);
     t = this.rawField(L, this.K_MAP);
     if (t === LUA_TTABLE) {
-      let n = 0;
-      lua.lua_pushnil(L);
-      while (lua.lua_next(L, -2)) {
-        lua.lua_settop(L, -2);
-        n++;
-      }
-      w.mapHeader(n);
+      w.mapHeader(this.tableEntries(L));
       lua.lua_pushnil(L);
       while (lua.lua_next(L, -2)) {
         lua.lua_pushvalue(L, -2);
@@ -991,13 +997,7 @@ export class LuaEngine {
     lua.lua_settop(L, -2);
     t = this.rawField(L, this.K_SET);
     if (t === LUA_TTABLE) {
-      let n = 0;
-      lua.lua_pushnil(L);
-      while (lua.lua_next(L, -2)) {
-        lua.lua_settop(L, -2);
-        n++;
-      }
-      w.setHeader(n);
+      w.setHeader(this.tableEntries(L));
       lua.lua_pushnil(L);
       while (lua.lua_next(L, -2)) {
         lua.lua_settop(L, -2);
