@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REDIS_SERVER, ServerHandle, freePort, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
 import { parseBenchmarkCsv } from './run';
+import { intOption, listOption, procStatusBytes, shellWord, versionOf } from './common';
 
 type Mode = 'off' | 'everysec' | 'always';
 
@@ -67,31 +68,25 @@ function parseOptions(argv: string[]): Options {
     );
     process.exit(0);
   }
-  const int = (name: string, s: string, min: number): number => {
-    const v = Number(s);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got '${s}'`);
-    return v;
-  };
-  const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  const modes = list(values.modes!).map((m) => {
+  const modes = listOption(values.modes!).map((m) => {
     if (m !== 'off' && m !== 'everysec' && m !== 'always') throw new Error(`--modes: unknown mode '${m}' (off, everysec, always)`);
     return m as Mode;
   });
-  const parts = new Set(list(values.parts!));
+  const parts = new Set(listOption(values.parts!));
   for (const p of parts) if (p !== 'throughput' && p !== 'dataset') throw new Error(`--parts: unknown part '${p}'`);
   return {
     parts,
-    n: int('n', values.n!, 1),
-    clients: int('clients', values.clients!, 1),
-    pipeline: list(values.pipeline!).map((p) => int('pipeline', p, 1)),
-    random: int('random', values.random!, 1),
-    shards: list(values.shards!).map((s) => String(int('shards', s, 0))),
+    n: intOption('n', values.n!, 1),
+    clients: intOption('clients', values.clients!, 1),
+    pipeline: listOption(values.pipeline!).map((p) => intOption('pipeline', p, 1)),
+    random: intOption('random', values.random!, 1),
+    shards: listOption(values.shards!).map((s) => String(intOption('shards', s, 0))),
     modes,
-    keys: int('keys', values.keys!, 1),
-    datasetShards: String(int('dataset-shards', values['dataset-shards']!, 0)),
-    writerN: int('writer-n', values['writer-n']!, 0),
-    writerPipeline: int('writer-pipeline', values['writer-pipeline']!, 1),
-    timeoutSec: int('timeout', values.timeout!, 1),
+    keys: intOption('keys', values.keys!, 1),
+    datasetShards: String(intOption('dataset-shards', values['dataset-shards']!, 0)),
+    writerN: intOption('writer-n', values['writer-n']!, 0),
+    writerPipeline: intOption('writer-pipeline', values['writer-pipeline']!, 1),
+    timeoutSec: intOption('timeout', values.timeout!, 1),
     tmp: values.tmp!,
     keep: values.keep!,
     out: values.out!,
@@ -109,9 +104,6 @@ const fmtMB = (b: number | null) => (b === null || !Number.isFinite(b) ? 'n/a' :
 const fmtS = (ms: number | null) => (ms === null ? 'n/a' : (ms / 1000).toFixed(2));
 const ratio = (s: number | null, r: number | null) => (s === null || r === null || r === 0 ? 'n/a' : (s / r).toFixed(2));
 
-function shellWord(s: string): string {
-  return /^[A-Za-z0-9_\-.,:/=@%+]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 // ---- processes we start: every one is killed on the way out, errors included ----
 
@@ -581,14 +573,6 @@ async function verify(s: Server, o: Options, writerVal: string): Promise<string>
 
 // ---- memory sampling: RSS (and PSS) of the server and its forked children ----
 
-function statusKb(pid: number, field: string): number | null {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 function pssBytes(pid: number): number | null {
   try {
@@ -622,11 +606,11 @@ interface MemSample {
 }
 
 function sampleMem(pid: number, withPss: boolean): MemSample {
-  let rss = statusKb(pid, 'VmRSS') ?? 0;
+  let rss = procStatusBytes(pid, 'VmRSS') ?? 0;
   let pss = withPss ? pssBytes(pid) : null;
   let childRss = 0;
   for (const c of childPids(pid)) {
-    const r = statusKb(c, 'VmRSS') ?? 0;
+    const r = procStatusBytes(c, 'VmRSS') ?? 0;
     childRss += r;
     rss += r;
     if (pss !== null) pss += pssBytes(c) ?? 0;
@@ -843,7 +827,7 @@ async function dataset(o: Options, live: Set<Server>): Promise<DatasetResult> {
       await loadDataset(srv[who].port, o.keys);
       res.fillMs[who] = performance.now() - t0;
       await sleep(1500); // everysec: let the last second reach the file
-      res.rssLoaded[who] = statusKb(srv[who].pid, 'VmRSS') ?? 0;
+      res.rssLoaded[who] = procStatusBytes(srv[who].pid, 'VmRSS') ?? 0;
       log(`${who}: loaded in ${fmtS(res.fillMs[who])} s, RSS ${fmtMB(res.rssLoaded[who])} MB`);
     }
     for (const writer of [false, true]) {
@@ -902,15 +886,6 @@ async function dataset(o: Options, live: Set<Server>): Promise<DatasetResult> {
 
 // ---- report ----
 
-function versionOf(cmd: string): Promise<string> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', () => resolve(`${cmd}: not found`));
-    p.on('exit', () => resolve(out.trim()));
-  });
-}
 
 function throughputReport(o: Options, rows: ThroughputResult[], md: string[]): void {
   md.push(`### SET throughput by persistence mode: ${fmtInt(o.n)} requests, ${o.clients} clients, random keys (-r ${o.random})`, '');

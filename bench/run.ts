@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
+import { intOption, listOption, procStatusBytes, shellWord, versionOf } from './common';
 
 interface Options {
   n: number;
@@ -47,21 +48,15 @@ function parseOptions(argv: string[]): Options {
     );
     process.exit(0);
   }
-  const int = (name: string, s: string, min: number): number => {
-    const v = Number(s);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got '${s}'`);
-    return v;
-  };
-  const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   return {
-    n: int('n', values.n!, 1),
-    tests: list(values.tests!).map((t) => t.toLowerCase()),
-    shards: list(values.shards!).map((s) => String(int('shards', s, 0))),
-    pipeline: list(values.pipeline!).map((p) => int('pipeline', p, 1)),
-    clients: int('clients', values.clients!, 1),
-    keys: int('keys', values.keys!, 0),
-    runs: int('runs', values.runs!, 1),
-    timeoutSec: int('timeout', values.timeout!, 1),
+    n: intOption('n', values.n!, 1),
+    tests: listOption(values.tests!).map((t) => t.toLowerCase()),
+    shards: listOption(values.shards!).map((s) => String(intOption('shards', s, 0))),
+    pipeline: listOption(values.pipeline!).map((p) => intOption('pipeline', p, 1)),
+    clients: intOption('clients', values.clients!, 1),
+    keys: intOption('keys', values.keys!, 0),
+    runs: intOption('runs', values.runs!, 1),
+    timeoutSec: intOption('timeout', values.timeout!, 1),
     out: values.out!,
   };
 }
@@ -196,14 +191,6 @@ async function usedMemory(port: number): Promise<number | null> {
   return m ? Number(m[1]) : null;
 }
 
-function rssBytes(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 /** SET key:<i> <16 bytes> for i < keys, pipelined in batches with a few batches in flight. */
 function loadKeys(port: number, keys: number): Promise<void> {
@@ -269,13 +256,13 @@ interface MemResult {
 async function measureMemory(label: string, h: ServerHandle, keys: number): Promise<MemResult> {
   await rawCommand(h.port, ['FLUSHALL']);
   const usedBefore = await usedMemory(h.port);
-  const rssBefore = rssBytes(h.pid);
+  const rssBefore = procStatusBytes(h.pid, 'VmRSS');
   const t = process.hrtime.bigint();
   await loadKeys(h.port, keys);
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   const dbsize = (await rawCommand(h.port, ['DBSIZE'])).trim();
   const usedAfter = await usedMemory(h.port);
-  const rssAfter = rssBytes(h.pid);
+  const rssAfter = procStatusBytes(h.pid, 'VmRSS');
   await rawCommand(h.port, ['FLUSHALL']);
   return { label, usedBefore, usedAfter, rssBefore, rssAfter, dbsize, seconds };
 }
@@ -298,9 +285,6 @@ function cell(r: BenchRow | string, f: (r: BenchRow) => string): string {
   return typeof r === 'string' ? 'n/a' : f(r);
 }
 
-function shellWord(s: string): string {
-  return /^[A-Za-z0-9_\-.,:/=@%+]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
@@ -326,7 +310,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   md.push(
     `Machine: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-      `Node ${process.version}, ${(await versionOf('redis-server')).trim()}; ${new Date().toISOString()}`,
+      `Node ${process.version}, ${await versionOf('redis-server')}; ${new Date().toISOString()}`,
     '',
   );
 
@@ -437,15 +421,6 @@ async function main(): Promise<void> {
   log(`written to ${path.relative(root, outPath)}`);
 }
 
-function versionOf(cmd: string): Promise<string> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', () => resolve(`${cmd}: not found`));
-    p.on('exit', () => resolve(out));
-  });
-}
 
 if (require.main === module) {
   main().catch((err: unknown) => {
