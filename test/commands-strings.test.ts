@@ -8,46 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/commands/strings';
 import '../src/commands/keys';
 import '../src/commands/expire';
-import { type CommandHandler, handlers } from '../src/commands/context';
-import { valueCloners } from '../src/commands/keys';
-import { ENC_LISTPACK, ENC_QUICKLIST, TYPE_LIST, TYPE_SET } from '../native-layout/record';
+import '../src/commands/list';
+import '../src/commands/set';
+import { handlers } from '../src/commands/context';
 import { RawClient, escapeBytes } from './helpers/resp';
 import { ServerHandle, startRedis } from './helpers/servers';
 import { type Arg, InprocServer } from './helpers/inproc';
-
-const FAKE_COLLECTIONS: Record<string, number> = { rpush: TYPE_LIST, lpush: TYPE_LIST, sadd: TYPE_SET };
-// Fake collection values own nothing, so cloning one is copying the empty value word.
-valueCloners[TYPE_LIST] = () => 0;
-valueCloners[TYPE_SET] = () => 0;
 
 /** Sabre's command layer without the network: args in one buffer, reply bytes out. */
 class Inproc extends InprocServer {
   constructor(shards = 1) {
     super({ keyspaces: shards });
-  }
-
-  /**
-   * Collections are not implemented yet: RPUSH/LPUSH/SADD of one element to a new key
-   * create an empty record of that type, enough to meet WRONGTYPE and TYPE.
-   */
-  fakeCollection(type: number, key: Buffer): Buffer {
-    const ks = this.store.ks(key, 0, key.length);
-    if (ks.lookup(this.c.db, key, 0, key.length, Date.now()) !== 0) throw new Error('fake collections are create-only');
-    const addr = ks.newRecord(ks.hash(key, 0, key.length), type, type === TYPE_SET ? ENC_LISTPACK : ENC_QUICKLIST,
-      key, 0, key.length, 0, -1, Date.now());
-    ks.link(this.c.db, addr);
-    return Buffer.from(':1\r\n');
-  }
-
-  protected override handler(name: string, parts: readonly Buffer[]): CommandHandler | undefined {
-    const h = super.handler(name, parts);
-    if (h) return h;
-    const type = FAKE_COLLECTIONS[name];
-    if (type === undefined) return undefined;
-    return (c) => {
-      const reply = this.fakeCollection(type, parts[1]);
-      c.w.raw(reply, 0, reply.length);
-    };
   }
 }
 
