@@ -4,7 +4,7 @@
  *
  *   0  u32 next       address of the next record in the same hash bucket (0 = end)
  *   4  u32 hash       32-bit hash of the key (rehash and chain walks never re-read the key)
- *   8  u32 meta       bits 0-3 type, 4-7 encoding, 8-31 LRU clock (seconds, 24 bits)
+ *   8  u32 meta       bits 0-3 type, 4-7 encoding, 8-31 LRU clock (seconds) or LFU minutes<<8|counter
  *  12  u32 keyLen     bits 0-28 key length; bit 31 HAS_EXPIRE
  *  16  u32 valueLen   string: value length in bytes; other types: address of the value block
  * [20  u32 expireLo, 24 u32 expireHi]   absolute expiry in ms, only when HAS_EXPIRE

@@ -468,7 +468,7 @@ const OBJECT_HELP: readonly string[] = [
 
 const ERR_NO_LFU = 'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that '
   + 'when switching between policies at runtime LRU and LFU data will take some time to adjust.';
-const ERR_NO_LRU = 'ERR An LRU maxmemory policy is selected, idle time not tracked. Please note that when '
+const ERR_NO_LRU = 'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when '
   + 'switching between policies at runtime LRU and LFU data will take some time to adjust.';
 
 /** OBJECT REFCOUNT: values 0..9999 stored as "int" share Redis's shared integers. */

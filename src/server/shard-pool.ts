@@ -25,6 +25,7 @@ import {
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import { decodeArgv } from './slowlog-argv';
 import { publishShardEvents } from './notifications';
+import { MEM_SLOT_WORDS } from '../store/evict';
 
 /** io thread keeps polling this long (ms) after the last reply before it parks. */
 const SPIN_MS = 0.05;
@@ -93,6 +94,8 @@ export class ShardPool {
     const settings: Record<string, string> = {};
     for (const name of SHARD_SETTING_NAMES) settings[name] = cfg.getValue(name) ?? '';
     const ready: Promise<void>[] = [];
+    // maxmemory: each shard's used bytes and evictable keys, for the others (src/store/evict.ts).
+    const memSab = new SharedArrayBuffer(this.n * MEM_SLOT_WORDS * 8);
     for (let i = 0; i < this.n; i++) {
       const req = new Ring(RING_DEFAULT_CAPACITY);
       const rep = new Ring(RING_DEFAULT_CAPACITY);
@@ -102,7 +105,7 @@ export class ShardPool {
         workerData: {
           shard: i, dbCount: cfg.databases, reqSab: req.sab, repSab: rep.sab,
           slotTableSab: this.server.slotTable.buffer, arenaPort: arenaCh.port1, sidePort: sideCh.port1, settings,
-          logSab: this.server.durability.persistence.log.sab, persistSab: this.server.durability.flags.buffer,
+          logSab: this.server.durability.persistence.log.sab, persistSab: this.server.durability.flags.buffer, memSab,
         },
         transferList: [arenaCh.port1, sideCh.port1],
       });

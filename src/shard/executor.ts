@@ -12,8 +12,10 @@ import '../commands/zset';
 import '../commands/blocking';
 import '../commands/sort';
 import '../commands/dump';
+import '../commands/memory';
 import { CommandHandler, ExecContext, handlers } from '../commands/context';
-import { CMD_WRITE, CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import { CMD_DENYOOM, CMD_WRITE, CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import { ERR_OOM, EVICT_FAIL, Evictor, evictConfig } from '../store/evict';
 import type { EffectSink } from '../persistence/effects';
 import { SnapshotOut, snapshotBeforeWrite } from '../persistence/snapshot';
 import { H_SNAPSHOT } from '../../native-layout/arena';
@@ -25,6 +27,8 @@ export class Executor {
   /** Where this thread's write effects go (AOF), and its snapshot writer; null until persistence starts. */
   sink: EffectSink | null = null;
   snapOut: SnapshotOut | null = null;
+  /** Evicts from the keyspaces this thread owns (maxmemory); null where it owns none. */
+  evictor: Evictor | null = null;
   private keyPos = new Int32Array(64);
 
   constructor(readonly ctx: ExecContext) {
@@ -58,6 +62,19 @@ export class Executor {
     } else if (ctx.dirty !== dirty0) {
       this.sink!.command(ctx.db, ctx.buf, ctx.argStart, ctx.argEnd, ctx.argc);
     }
+    return true;
+  }
+
+  /**
+   * processCommand's maxmemory check, before a command from a client (not inside EXEC or a
+   * script): evict if over budget; a `denyoom` command that still finds no room is refused
+   * with -OOM (written to the reply). True when refused.
+   */
+  rejectOnOom(id: number): boolean {
+    const ev = this.evictor;
+    if (ev === null || evictConfig.maxmemory === 0) return false;
+    if (ev.perform(this.ctx.now) !== EVICT_FAIL || (this.specs[id].flags & CMD_DENYOOM) === 0) return false;
+    this.ctx.w.error(ERR_OOM);
     return true;
   }
 

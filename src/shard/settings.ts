@@ -4,6 +4,8 @@
  */
 import { keyspaceEventsStringToFlags } from '../server/config';
 import { effectiveNotifyFlags } from '../commands/context';
+import { objectPolicy } from '../commands/keys';
+import { EVICT_SETTING_NAMES, evictConfig, setEvictSetting } from '../store/evict';
 
 export const shardSettings = {
   hz: 10,
@@ -27,9 +29,16 @@ export const SHARD_SETTING_NAMES = [
   'hz', 'active-expire-effort', 'proto-max-bulk-len', 'maxmemory-policy', 'slowlog-log-slower-than',
   'hash-max-listpack-entries', 'hash-max-listpack-value', 'set-max-intset-entries', 'zset-max-listpack-entries',
   'zset-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'notify-keyspace-events',
+  ...EVICT_SETTING_NAMES.filter((n) => n !== 'maxmemory-policy'),
 ];
 
 export function applyShardSetting(name: string, value: string): void {
+  if (EVICT_SETTING_NAMES.includes(name)) {
+    setEvictSetting(name, value);
+    // OBJECT FREQ / IDLETIME and RESTORE's FREQ / IDLETIME read the record bits the policy keeps.
+    objectPolicy.lfu = evictConfig.lfu;
+    objectPolicy.lfuDecayTime = evictConfig.lfuDecayTime;
+  }
   switch (name) {
     case 'hz': shardSettings.hz = Math.min(500, Math.max(1, Number(value) || 10)); break;
     case 'active-expire-effort': shardSettings.activeExpireEffort = Number(value) || 1; break;

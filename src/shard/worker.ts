@@ -26,6 +26,7 @@ import { ThreadPersistence } from '../persistence/effects';
 import { snapshotId, snapshotStep } from '../persistence/snapshot';
 import { H_DIRTY, H_SNAPSHOT } from '../../native-layout/arena';
 import { PERSIST_AOF_ON, PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
+import { Evictor, MemoryBudget, evictConfig } from '../store/evict';
 
 export interface ShardWorkerData {
   shard: number;
@@ -39,6 +40,8 @@ export interface ShardWorkerData {
   /** The effect log and the persistence flags (src/persistence/flags.ts). */
   logSab: SharedArrayBuffer;
   persistSab: SharedArrayBuffer;
+  /** maxmemory: every shard's used bytes and evictable keys (src/store/evict.ts MemoryBudget). */
+  memSab?: SharedArrayBuffer;
 }
 
 const SPIN_MS = 0.05;
@@ -63,6 +66,8 @@ function main(): void {
   const persist = new ThreadPersistence(log, data.shard, false, ctx, () => snapshotId(ks));
   exec.sink = persist.sink;
   exec.snapOut = persist.snap;
+  const evictor = new Evictor([ks], new MemoryBudget([arena], data.memSab ? new Float64Array(data.memSab) : null, data.shard), ctx, exec);
+  exec.evictor = evictor;
   // Keyspace notifications travel ahead of their command's reply (REPLY_EVENT).
   const events = new ShardEvents();
   ctx.notifySink = (_cls, event, db, key, ks0, ke) => events.add(event, db, key, ks0, ke);
@@ -160,8 +165,11 @@ function main(): void {
   function control(): void {
     const msg = JSON.parse(ctx.argString(0)) as { op: string; name?: string; value?: string; id?: number };
     let answer = '{}';
-    if (msg.op === 'set') applyShardSetting(msg.name!, msg.value!);
-    else if (msg.op === 'stats') answer = JSON.stringify({ expiredKeys: ks.expiredKeys });
+    if (msg.op === 'set') {
+      applyShardSetting(msg.name!, msg.value!);
+      // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory): from the idle loop.
+      if (msg.name === 'maxmemory' || msg.name === 'maxmemory-policy') evictor.running = evictConfig.maxmemory !== 0;
+    } else if (msg.op === 'stats') answer = JSON.stringify({ expiredKeys: ks.expiredKeys });
     else if (msg.op === 'exit') {
       flushReplies();
       process.exit(0);
@@ -209,7 +217,7 @@ function main(): void {
         ctx.retry = (flags & FLAG_RETRY) !== 0;
         const t0 = performance.now();
         const dirty0 = ctx.dirty;
-        exec.run(cmdId);
+        if (ctx.retry || !exec.rejectOnOom(cmdId)) exec.run(cmdId);
         const usec = (performance.now() - t0) * 1000;
         const silent = (flags & FLAG_NO_REPLY) !== 0;
         const clientId = d.readUInt32LE(tail + REQ_CLIENT), seq = d.readUInt32LE(tail + REQ_SEQ);
@@ -235,6 +243,7 @@ function main(): void {
     req.release();
     flushReplies();
     Atomics.store(arena.hdr, H_DIRTY, ctx.dirty);
+    if (evictConfig.maxmemory !== 0) evictor.budget.publish();
   }
 
   // ---- cron: active expiry and incremental rehash, hz times a second --------------------
@@ -251,6 +260,13 @@ function main(): void {
     ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
     ctx.notifyFlags = shardSettings.notifyFlags;
     for (let db = 0; db < ks.dbCount && performance.now() < deadline; db++) ks.activeExpire(db, wall, deadline);
+    if (evictConfig.maxmemory !== 0) {
+      // Our numbers for the other shards' budgets, and our share of any excess freed even
+      // when no command comes (they may be counting on it).
+      evictor.budget.publish();
+      evictor.budget.publishEvictable(evictor.keyspaces);
+      evictor.perform(wall);
+    }
     if (events.len > 0) {
       flushEvents();
       flushReplies();
@@ -276,6 +292,18 @@ function main(): void {
       // A snapshot is being written: serialize a slice of buckets between batches.
       snapshotStep(ks, now + 1, persist.snap);
       persist.flush();
+      continue;
+    }
+    if (evictor.running) {
+      // An eviction job that hit its time limit goes on between batches (Redis's eviction time proc).
+      ctx.propagating = Atomics.load(persistFlags, PERSIST_AOF_ON) !== 0;
+      ctx.notifyFlags = shardSettings.notifyFlags;
+      evictor.perform(Date.now());
+      if (events.len > 0) {
+        flushEvents();
+        flushReplies();
+      }
+      if (persist.sink.pending) persist.flush();
       continue;
     }
     if (ks.lazyFreePending > 0) {

@@ -7,6 +7,7 @@
 import { Arena, blockSize } from './arena';
 import { hashBytes, rev32 } from './hash';
 import { copyBytes, equalBytes } from './bytes';
+import { accessedLru, initialLru } from './evict';
 import {
   ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, H_SNAPSHOT,
   LARGE_BLOCK,
@@ -156,9 +157,11 @@ export class Keyspace {
   lru(addr: number): number {
     return this.u32(addr)[(Keyspace.off(addr) + R_META) >>> 2] >>> META_LRU_SHIFT;
   }
+  /** An access (lookupKey): LRU clock, or LFU counter bump, per maxmemory-policy (src/store/evict.ts). */
   touch(addr: number, nowMs: number): void {
     const u32 = this.u32(addr), w = (Keyspace.off(addr) + R_META) >>> 2;
-    u32[w] = (u32[w] & 0xff) | (lruClock(nowMs) << META_LRU_SHIFT);
+    const m = u32[w];
+    u32[w] = (m & 0xff) | (accessedLru(m >>> META_LRU_SHIFT, nowMs) << META_LRU_SHIFT);
   }
   keyLen(addr: number): number {
     return this.u32(addr)[(Keyspace.off(addr) + R_KEYLEN) >>> 2] & KEYLEN_MASK;
@@ -218,7 +221,7 @@ export class Keyspace {
     const u32 = this.u32(addr), off = Keyspace.off(addr), w = off >>> 2;
     u32[w] = 0;
     u32[w + 1] = hash;
-    u32[w + 2] = type | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
+    u32[w + 2] = type | (enc << META_ENC_SHIFT) | (initialLru(nowMs) << META_LRU_SHIFT);
     u32[w + 3] = expireMs >= 0 ? (klen | FLAG_HAS_EXPIRE) : klen;
     u32[w + 4] = valueWord;
     if (expireMs >= 0) {
@@ -495,6 +498,71 @@ export class Keyspace {
     return true;
   }
 
+  /**
+   * Remove the record last found on the keyspace's own initiative (maxmemory eviction): its
+   * bucket goes into an active snapshot first, as for expiry.
+   */
+  removeFound(db: number, addr: number): void {
+    if (this.arena.hdr[H_SNAPSHOT] !== 0) {
+      this.snapshotSinkOrThrow().beforeRemove(this, db, this.u32(addr)[(Keyspace.off(addr) + R_HASH) >>> 2] | 0);
+    }
+    this.deleteFound(db, addr);
+  }
+
+  /**
+   * dictGetSomeKeys(): up to `count` records of db into `out`, from consecutive buckets at a
+   * random place (both tables while rehashing), jumping elsewhere after runs of empty
+   * buckets. `volatileOnly` keeps keys with an expiry only (there is no separate expires
+   * dict), walking proportionally more buckets. Eviction sampling: cheap, not uniform.
+   */
+  sampleRecords(db: number, out: Uint32Array, count: number, volatileOnly: boolean): number {
+    const r = this.root, d = this.dh(db);
+    const size = r[d + D_USED0] + r[d + D_USED1];
+    const wanted = volatileOnly ? r[d + D_VOLATILE] : size;
+    if (wanted === 0) return 0;
+    if (wanted < count) count = wanted;
+    let maxSteps = count * 10;
+    if (volatileOnly && wanted < size) maxSteps = Math.min(count * 10 * Math.ceil(size / wanted), 1 << 16);
+    for (let j = 0; j < count && r[d + D_REHASH_IDX] !== NOT_REHASHING; j++) this.rehashStep(db, 1);
+    const rehashIdx = r[d + D_REHASH_IDX];
+    const tables = rehashIdx !== NOT_REHASHING ? 2 : 1;
+    const s0 = r[d + D_SIZE0], s1 = tables === 2 ? r[d + D_SIZE1] : 0;
+    const mask = (s1 > s0 ? s1 : s0) - 1;
+    let i = Math.floor(Math.random() * (mask + 1));
+    let empty = 0, stored = 0;
+    while (stored < count && maxSteps-- > 0) {
+      for (let t = 0; t < tables; t++) {
+        // Buckets of table 0 below the rehash index are empty (already moved).
+        if (tables === 2 && t === 0 && i < rehashIdx) {
+          if (i >= s1) i = rehashIdx;
+          else continue;
+        }
+        if (i >= (t === 0 ? s0 : s1)) continue;
+        const table = r[d + (t === 0 ? D_TABLE0 : D_TABLE1)];
+        let addr = this.bucketWords(table)[(Keyspace.off(table) >>> 2) + i];
+        if (addr === 0) {
+          if (++empty >= 5 && empty > count) {
+            i = Math.floor(Math.random() * (mask + 1));
+            empty = 0;
+          }
+          continue;
+        }
+        empty = 0;
+        while (addr !== 0) {
+          const u32 = this.arena.u32[addr >>> ADDR_OFFSET_BITS]!;
+          const w = ((addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT) >>> 2;
+          if (!volatileOnly || (u32[w + 3] & FLAG_HAS_EXPIRE) !== 0) {
+            out[stored++] = addr;
+            if (stored === count) return stored;
+          }
+          addr = u32[w];
+        }
+      }
+      i = (i + 1) & mask;
+    }
+    return stored;
+  }
+
   /** Find a live key (lazy expiry applied); updates its LRU clock. */
   lookup(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
     const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
@@ -543,8 +611,9 @@ export class Keyspace {
         const head = (hasExpire ? R_HEADER_EXPIRE : R_HEADER) + (kw & KEYLEN_MASK);
         const cur = head + u32[w + 4], want = head + vlen;
         if (cur === want || blockSize(cur) === blockSize(want)) {
-          // Same block and layout: overwrite the value in place.
-          u32[w + 2] = TYPE_STRING | (enc << META_ENC_SHIFT) | (lruClock(nowMs) << META_LRU_SHIFT);
+          // Same block and layout: overwrite the value in place. The key counts as accessed
+          // (setKey's lookupKeyWrite; under LFU dbSetValue keeps the bumped counter).
+          u32[w + 2] = TYPE_STRING | (enc << META_ENC_SHIFT) | (accessedLru(u32[w + 2] >>> META_LRU_SHIFT, nowMs) << META_LRU_SHIFT);
           u32[w + 4] = vlen;
           if (newExpire >= 0) {
             u32[w + 5] = newExpire % TWO32;
@@ -555,6 +624,8 @@ export class Keyspace {
         }
       }
       const n = this.newRecord(hash, TYPE_STRING, enc, key, ks, ke, vlen, newExpire, nowMs);
+      const nw = (Keyspace.off(n) + R_META) >>> 2, nu32 = this.u32(n);
+      nu32[nw] = (nu32[nw] & 0xff) | (accessedLru(u32[w + 2] >>> META_LRU_SHIFT, nowMs) << META_LRU_SHIFT);
       copyBytes(val, vs, ve, this.u8(n), this.valueOffset(n));
       this.replaceFound(db, addr, n);
       this.freeRecord(addr);
