@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { BlockedCommand } from './blocking';
 import type { MultiState, PendingTouch, WatchSet } from './multi';
 import type { ClientPubsub } from './pubsub';
+import type { ClientTracking } from './tracking';
 
 export const REPLY_ON = 0;
 export const REPLY_OFF = 1;
@@ -69,6 +70,8 @@ export class Client {
   pendingTouch: Map<number, PendingTouch> | null = null;
   /** Pub/sub subscriptions (src/server/pubsub.ts): null while there are none (Redis's CLIENT_PUBSUB flag off). */
   pubsub: ClientPubsub | null = null;
+  /** CLIENT TRACKING state (src/server/tracking.ts); null until the client first needs it. */
+  tracking: ClientTracking | null = null;
   /** Pushes are queued for pub/sub's end-of-turn flush. */
   pushFlushPending = false;
   /** client-output-buffer-limit: when the soft limit was first exceeded (unix seconds, 0 = under it). */

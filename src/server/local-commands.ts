@@ -17,6 +17,7 @@ import { slowlogCommand } from './slowlog';
 import { REDIS_COMPAT_VERSION } from './version';
 import { registerDurabilityCommands } from './durability';
 import { clientChannelCount, clientPatternCount, clientShardChannelCount, registerPubsubCommands } from './pubsub';
+import { trackingFlagLetters, trackingRedirect } from './tracking';
 
 export type LocalHandler = (srv: Server, cl: Client, c: ExecContext, spec: CommandSpec) => void;
 export const localHandlers = new Map<string, LocalHandler>();
@@ -206,6 +207,7 @@ def('quit', (_s, cl, c) => {
 def('reset', (srv, cl, c) => {
   cl.multi = null;
   srv.watch.unwatchAll(cl);
+  if (cl.tracking !== null) srv.tracking.disable(cl);
   cl.db = 0;
   cl.resp = 2;
   cl.name = '';
@@ -223,6 +225,7 @@ function clientFlags(cl: Client): string {
   if (cl.pubsub !== null) f += 'P';
   if (cl.multi !== null) f += 'x';
   if (cl.block !== null) f += 'b';
+  if (cl.tracking !== null) f += trackingFlagLetters(cl);
   if (cl.watching !== null && cl.watching.dirty) f += 'd';
   if (cl.closeAfterReply) f += 'c';
   if (cl.noEvict) f += 'e';
@@ -238,7 +241,7 @@ export function clientInfoLine(_srv: Server, cl: Client, now: number): string {
     `age=${Math.floor((now - cl.created) / 1000)} idle=${Math.floor((now - cl.lastInteraction) / 1000)} ` +
     `flags=${clientFlags(cl)} db=${cl.db} sub=${clientChannelCount(cl)} psub=${clientPatternCount(cl)} ssub=${clientShardChannelCount(cl)} multi=${cl.multi !== null ? cl.multi.commands.length : -1} qbuf=${qbuf} qbuf-free=${qbufFree} ` +
     `argv-mem=0 multi-mem=0 rbs=${cl.out ? cl.out.length : 0} rbp=${cl.outBytes} obl=0 oll=0 omem=0 ` +
-    `tot-mem=${1024 + qbuf + cl.outBytes} events=${events} cmd=${cl.lastCmd} user=default redir=-1 resp=${cl.resp}`;
+    `tot-mem=${1024 + qbuf + cl.outBytes} events=${events} cmd=${cl.lastCmd} user=default redir=${trackingRedirect(cl)} resp=${cl.resp}`;
 }
 
 /** Redis's getClientTypeByName: 0 normal, 1 replica, 2 pubsub, 3 master, -1 unknown. */
@@ -394,6 +397,19 @@ def('client', (srv, cl, c, spec) => {
     }
     case 'client|help':
       replyHelp(c, CLIENT_HELP);
+      return;
+    // Client-side caching (src/server/tracking.ts).
+    case 'client|tracking':
+      srv.tracking.trackingCommand(cl, c);
+      return;
+    case 'client|caching':
+      srv.tracking.cachingCommand(cl, c);
+      return;
+    case 'client|getredir':
+      srv.tracking.getredirCommand(cl, c);
+      return;
+    case 'client|trackinginfo':
+      srv.tracking.trackinginfoCommand(cl, c);
       return;
   }
 });

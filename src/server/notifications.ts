@@ -8,7 +8,10 @@
  */
 import type { Server } from './server';
 import { publish } from './pubsub';
-import { NOTIFY_KEYEVENT, NOTIFY_KEYSPACE } from '../commands/context';
+import {
+  NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_KEY_MISS, NOTIFY_LIST,
+  NOTIFY_NEW, NOTIFY_SET, NOTIFY_STREAM, NOTIFY_STRING, NOTIFY_ZSET, effectiveNotifyFlags,
+} from '../commands/context';
 export { effectiveNotifyFlags } from '../commands/context';
 
 /** Publish one keyspace event (the class was already checked by the caller). */
@@ -26,8 +29,44 @@ export function publishKeyspaceEvent(srv: Server, event: string, db: number, key
   }
 }
 
-/** The io thread: publish the events of a REPLY_EVENT record. */
+/**
+ * The io thread's notify sink. While CLIENT TRACKING is on every class is raised (the key
+ * changed: src/server/tracking.ts); only the classes notify-keyspace-events selects are
+ * published. Redis signals a modified key before its event, an expired one after.
+ */
+export function keyspaceEvent(srv: Server, cls: number, event: string, db: number, key: Uint8Array, ks: number, ke: number): void {
+  const tracking = srv.tracking;
+  const noModifier = cls === NOTIFY_EXPIRED || cls === NOTIFY_EVICTED;
+  const modifies = tracking.on && cls !== NOTIFY_KEY_MISS && cls !== NOTIFY_NEW;
+  if (modifies && !noModifier) tracking.keyModified(key, ks, ke, false);
+  if ((effectiveNotifyFlags(srv.cfg.notifyKeyspaceEvents) & cls) !== 0) {
+    tracking.publishing = true;
+    publishKeyspaceEvent(srv, event, db, key, ks, ke);
+    tracking.publishing = false;
+  }
+  if (modifies && noModifier) tracking.keyModified(key, ks, ke, true);
+}
+
+/** Each event's class (Redis's notifyKeyspaceEvent calls), to publish only the selected ones. */
+const EVENT_CLASS = new Map<string, number>();
+for (const [cls, names] of [
+  [NOTIFY_GENERIC, 'del rename_from rename_to move_from move_to copy_to restore expire persist'],
+  [NOTIFY_STRING, 'set setrange incrby incrbyfloat append'],
+  [NOTIFY_LIST, 'lpush rpush lpop rpop linsert lset lrem ltrim sortstore'],
+  [NOTIFY_SET, 'sadd srem spop sinterstore sunionstore sdiffstore'],
+  [NOTIFY_HASH, 'hset hincrby hincrbyfloat hdel'],
+  [NOTIFY_ZSET, 'zadd zincr zrem zremrangebyrank zremrangebyscore zremrangebylex zunionstore zinterstore zdiffstore zrangestore zpopmin zpopmax'],
+  [NOTIFY_STREAM, 'xadd xtrim xdel xgroup-create xgroup-createconsumer xgroup-delconsumer xgroup-destroy xgroup-setid xsetid'],
+  [NOTIFY_EXPIRED, 'expired'], [NOTIFY_EVICTED, 'evicted'], [NOTIFY_KEY_MISS, 'keymiss'], [NOTIFY_NEW, 'new'],
+] as [number, string][]) for (const n of names.split(' ')) EVENT_CLASS.set(n, cls);
+
+/**
+ * The io thread: publish the events of a REPLY_EVENT record, and hand the modified keys to
+ * CLIENT TRACKING (shards raise every class while it is on; see tracking.ts).
+ */
 export function publishShardEvents(srv: Server, d: Buffer, start: number, end: number): void {
+  const tracking = srv.tracking;
+  const userFlags = effectiveNotifyFlags(srv.cfg.notifyKeyspaceEvents);
   let p = start;
   while (p < end) {
     const db = d.readUInt16LE(p);
@@ -36,7 +75,16 @@ export function publishShardEvents(srv: Server, d: Buffer, start: number, end: n
     p += 3 + elen;
     const klen = d.readUInt32LE(p);
     p += 4;
-    publishKeyspaceEvent(srv, event, db, d, p, p + klen);
+    const cls = EVENT_CLASS.get(event) ?? NOTIFY_GENERIC;
+    // Without tracking, shards raise only the selected classes.
+    if (!tracking.on || (userFlags & cls) !== 0) {
+      tracking.publishing = true;
+      publishKeyspaceEvent(srv, event, db, d, p, p + klen);
+      tracking.publishing = false;
+    }
+    if (tracking.on && cls !== NOTIFY_KEY_MISS && cls !== NOTIFY_NEW) {
+      tracking.shardKeyModified(d, p, p + klen, cls === NOTIFY_EXPIRED || cls === NOTIFY_EVICTED);
+    }
     p += klen;
   }
 }
