@@ -46,9 +46,11 @@ export const WALK_BATCH = 64;
  *   OP_HEADER: u8 op | 9 bytes "SABRESNAP" | u16 version | f64 createdMs | f64 keyCount (-1 unknown)
  *   OP_ENTRY:  u8 op | u16 db | u32 keyLen | key | f64 expireAtMs (-1 none) | value
  *              value: Redis RDB object encoding (type byte + payload), as DUMP's body
+ *   OP_FUNCTIONS: u8 op | u32 len | FUNCTION DUMP payload (the Lua libraries at the cut)
  *   OP_END:    u8 op | f64 keyCount (entries written)
  */
 export const OP_ENTRY = 1;
+export const OP_FUNCTIONS = 2;
 export const OP_HEADER = 0xfa;
 export const OP_END = 0xff;
 

@@ -11,6 +11,12 @@ import { TYPE_ZSET } from '../../native-layout/record';
 import { LIST_HEAD, LIST_TAIL, blmoveTry, blockingPopTry, mpopArgs, moveForBlocked, parseMpopArgs, parseWhere, popForBlocked } from './list';
 import { parseInt64, parseLongDouble, parsed } from '../util/numbers';
 
+/** A blocking command inside MULTI (or a script) answers as on timeout, at once. */
+export function replyNotBlocking(c: ExecContext, name: string): void {
+  if (name === 'blmove' || name === 'brpoplpush') c.w.nullBulk();
+  else c.w.nullArray();
+}
+
 /** getTimeoutFromObjectOrReply(UNIT_SECONDS): validates argv[i]; false after an error reply. */
 export function checkTimeout(c: ExecContext, i: number): boolean {
   if (!parseLongDouble(c.buf, c.argStart[i], c.argEnd[i])) {

@@ -12,6 +12,9 @@ import { SORT_COMMANDS, SORT_GETKEYS } from './enabled/sort';
 import { PUBSUB_COMMANDS } from './enabled/pubsub';
 import { TRANSACTION_COMMANDS } from './enabled/transactions';
 import { PERSISTENCE_COMMANDS } from './enabled/persistence';
+import { SCRIPTING_COMMANDS, SCRIPTING_GETKEYS } from './enabled/scripting';
+import { MEMORY_COMMANDS } from './enabled/memory';
+import { TRACKING_COMMANDS } from './enabled/tracking';
 import {
   type RawCommand, parseAclCategories, parseCommandFlags, parseKeySpecFlags,
   CMD_KEY_NOT_KEY, CMD_KEY_VARIABLE_FLAGS, CMD_KEY_INCOMPLETE,
@@ -60,7 +63,8 @@ export const ENABLED_COMMANDS: readonly string[] = [
   'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'expiretime', 'pexpiretime', 'persist',
   // collections: one file per type under ./enabled
   ...HASH_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...ZSET_COMMANDS, ...BLOCKING_COMMANDS, ...SORT_COMMANDS,
-  ...PUBSUB_COMMANDS, ...TRANSACTION_COMMANDS, ...PERSISTENCE_COMMANDS,
+  ...PUBSUB_COMMANDS, ...TRANSACTION_COMMANDS, ...PERSISTENCE_COMMANDS, ...SCRIPTING_COMMANDS,
+  ...MEMORY_COMMANDS, ...TRACKING_COMMANDS,
 ];
 
 /** A compiled key spec (see RawKeySpec); numbers only, for getKeyPositions. */
@@ -193,7 +197,7 @@ const setGetKeys: GetKeysProc = (_cmd, argc, buf, argStart, argEnd, out, outFlag
 /** Implementations of Redis's getkeys_procs, by the names redis-commands.ts uses. */
 const GETKEYS_PROCS: Record<string, GetKeysProc> = {
   setGetKeys,
-  ...HASH_GETKEYS, ...LIST_GETKEYS, ...SET_GETKEYS, ...ZSET_GETKEYS, ...SORT_GETKEYS,
+  ...HASH_GETKEYS, ...LIST_GETKEYS, ...SET_GETKEYS, ...ZSET_GETKEYS, ...SORT_GETKEYS, ...SCRIPTING_GETKEYS,
 };
 
 // ---------------------------------------------------------------- building

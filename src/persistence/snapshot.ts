@@ -16,7 +16,7 @@ import { blockSize } from '../store/arena';
 import { RdbOut, readValue, writeValue } from './rdb';
 import { D_REHASH_IDX, D_SIZE0, D_SIZE1, D_TABLE0, D_TABLE1 } from '../../native-layout/dict';
 import {
-  CHUNK_BYTES, D_SNAPSHOT, ENTRY_EXPIRE, ENTRY_PREFIX, OP_END, OP_ENTRY, OP_HEADER, SD_BIT0, SD_BIT1, SD_SIZE0,
+  CHUNK_BYTES, D_SNAPSHOT, ENTRY_EXPIRE, ENTRY_PREFIX, OP_END, OP_ENTRY, OP_FUNCTIONS, OP_HEADER, SD_BIT0, SD_BIT1, SD_SIZE0,
   SD_SIZE1, SD_TABLE0, SD_TABLE1, SD_WORDS, SNAP_END_BYTES, SNAP_HEADER_BYTES, SNAP_MAGIC, SNAP_VERSION, SS_BITMAP,
   SS_BITMAP_BYTES, SS_CUR_BUCKET, SS_CUR_DB, SS_CUR_TABLE, SS_CUT_MS_HI, SS_CUT_MS_LO, SS_DB_COUNT, SS_EARLY_BUCKETS,
   SS_EARLY_KEYS, SS_HEADER_WORDS, SS_ID, SS_WALK_KEYS, WALK_BATCH,
@@ -285,6 +285,15 @@ export class SnapshotWriter implements SnapshotOut {
     if (out.len >= CHUNK_BYTES) this.flush();
   }
 
+  /** The function libraries at the cut (a FUNCTION DUMP payload). */
+  functions(payload: Uint8Array): void {
+    const out = this.out, start = out.len;
+    out.u8(OP_FUNCTIONS);
+    out.u32le(payload.length);
+    out.bytes(payload, 0, payload.length);
+    this.bytes += out.len - start;
+  }
+
   flush(): void {
     const n = this.out.len;
     if (n === 0) return;
@@ -358,7 +367,7 @@ export function readSnapshotHeader(src: Uint8Array, pos: number, end: number): S
  * keys skipped as expired, and whether END was seen.
  */
 export function loadSnapshotEntries(store: Store, src: Uint8Array, start: number, end: number, nowMs: number,
-  reader: ValueReader = readValue): { keys: number; expired: number; end: boolean } {
+  reader: ValueReader = readValue, onFunctions: ((payload: Buffer) => void) | null = null): { keys: number; expired: number; end: boolean } {
   let pos = start, keys = 0, expired = 0;
   while (pos < end) {
     const op = src[pos];
@@ -383,6 +392,12 @@ export function loadSnapshotEntries(store: Store, src: Uint8Array, start: number
         if (rec !== 0) ks.deleteFound(db, rec);
         expired++;
       } else keys++;
+    } else if (op === OP_FUNCTIONS) {
+      if (end - pos < 5) throw corrupt('truncated functions', pos);
+      const len = (src[pos + 1] | (src[pos + 2] << 8) | (src[pos + 3] << 16) | (src[pos + 4] << 24)) >>> 0;
+      if (pos + 5 + len > end) throw corrupt('truncated functions', pos);
+      onFunctions?.(Buffer.from(src.subarray(pos + 5, pos + 5 + len)));
+      pos += 5 + len;
     } else if (op === OP_HEADER) {
       readSnapshotHeader(src, pos, end);
       pos += SNAP_HEADER_BYTES;

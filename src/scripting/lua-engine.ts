@@ -142,6 +142,9 @@ export const ST_STATUS = 0;
 export const ST_RUNS = 1;
 export const ST_START_F64 = 1;
 export const ST_NAME_LEN = 4;
+/** Libraries and functions loaded, kept by the script thread for FUNCTION STATS during a script. */
+export const ST_LIB_COUNT = 5;
+export const ST_FN_COUNT = 6;
 export const ST_NAME_OFFSET = 32;
 export const ST_NAME_MAX = SCRIPT_STATE_BYTES - ST_NAME_OFFSET;
 export const STATUS_RUNNING = 1;

@@ -18,6 +18,7 @@ import {
 import { ReplyWriter } from '../protocol/resp-writer';
 import { stringMatch } from '../util/glob';
 import { Executor } from '../shard/executor';
+import type { SnapshotOut } from '../persistence/snapshot';
 import {
   CALL_ERROR, CALL_REPLY, LL_DEBUG, LL_NOTICE, LL_VERBOSE, LL_WARNING, LuaEngine, LuaHost, RunError,
   loadLua, luaLoaded,
@@ -124,12 +125,25 @@ export class ScriptRuntime implements LuaHost {
   private readonly innerW = new ReplyWriter(16 * 1024);
   private exec: Executor | null = null;
   private readOnly = false;
+  /** PUBLISH / SPUBLISH from a script: done by the io thread, which owns the subscribers. */
+  publish: ((shard: boolean, buf: Buffer, cs: number, ce: number, ms: number, me: number) => number) | null = null;
+  /** Bumped whenever the function libraries change (the io thread keeps their dump for snapshots). */
+  functionsVersion = 0;
+  /** The database redis.call runs in (SELECT inside the script changes it). */
+  private db = 0;
   /** redis.set_repl: PROPAGATE_AOF | PROPAGATE_REPL. */
   private repl = 3;
   private effects: PropagatedArgv[] | null = null;
   private pendingLib: Library | null = null;
   /** Every callback registered during a FUNCTION LOAD, kept or not. */
   private loadRefs: number[] = [];
+  /** Snapshot writer for redis.call's writes (copy-before-write while a snapshot runs). */
+  snapOut: SnapshotOut | null = null;
+  /**
+   * Told of every command a script ran that changed data (the io thread touches WATCHed
+   * keys, wakes blocked clients and invalidates tracked keys from these).
+   */
+  onWrite: ((db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => void) | null = null;
 
   constructor(stateSab?: SharedArrayBuffer) {
     this.engine = new LuaEngine(stateSab);
@@ -163,6 +177,7 @@ export class ScriptRuntime implements LuaHost {
       inner = this.inner = new ExecContext(outer.store, this.innerW);
       this.exec = new Executor(inner);
     }
+    this.exec!.snapOut = this.snapOut;
     if ((spec.flags & CMD_WRITE) && !this.engine.markWrite()) {
       this.callError = 'Script killed by user with SCRIPT KILL...';
       return CALL_ERROR;
@@ -174,14 +189,21 @@ export class ScriptRuntime implements LuaHost {
     inner.argStart = as;
     inner.argEnd = ae;
     inner.argc = argc;
-    inner.db = outer.db;
+    inner.db = this.db;
     inner.now = outer.now;
     inner.propagating = outer.propagating;
+    inner.notifyFlags = outer.notifyFlags;
+    inner.notifySink = outer.notifySink;
     inner.replacement = null;
     inner.retry = false;
     const dirty = inner.dirty;
     if (!this.exec!.run(spec.id)) {
-      if (!scriptLocalCommand(spec.parent ? spec.parent.name : spec.name, inner)) {
+      const name = spec.parent ? spec.parent.name : spec.name;
+      if (name === 'select') this.select(inner);
+      else if ((name === 'publish' || name === 'spublish') && this.publish !== null) {
+        w.integer(this.publish(name === 'spublish', buf, as[1], ae[1], as[2], ae[2]));
+      }
+      else if (!scriptLocalCommand(name, inner)) {
         this.callError = 'Unknown Redis command called from script';
         return CALL_ERROR;
       }
@@ -195,6 +217,7 @@ export class ScriptRuntime implements LuaHost {
     const changed = inner.dirty - dirty;
     if (changed > 0) {
       outer.dirty += changed;
+      if (this.onWrite !== null) this.onWrite(inner.db, spec, buf, as, ae, argc);
       if (outer.propagating && (this.repl & 1) !== 0) {
         const effects: PropagatedArgv[] = this.effects ?? [];
         this.effects = effects;
@@ -281,8 +304,21 @@ export class ScriptRuntime implements LuaHost {
     return null;
   }
 
+  /** SELECT inside a script: later calls use that database; the caller's stays as it was. */
+  private select(c: ExecContext): void {
+    const s = c.argString(1);
+    const id = /^-?\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(id)) c.w.error(ERR_NOT_INTEGER);
+    else if (id < 0 || id >= c.store.dbCount) c.w.error('ERR DB index is out of range');
+    else {
+      this.db = id;
+      c.w.ok();
+    }
+  }
+
   private begin(c: ExecContext): void {
     this.outer = c;
+    this.db = c.db;
     this.repl = 3;
     this.effects = null;
   }
@@ -379,12 +415,14 @@ export class ScriptRuntime implements LuaHost {
       return err;
     }
     if (old) this.unlinkLibrary(old);
+    this.functionsVersion++;
     this.libraries.set(lib.name, lib);
     for (const f of lib.functions.values()) this.functions.set(f.name, f);
     return { name: lib.name };
   }
 
   unlinkLibrary(lib: Library): void {
+    this.functionsVersion++;
     for (const f of lib.functions.values()) {
       if (this.functions.get(f.name) === f) this.functions.delete(f.name);
       this.engine.unref(f.ref);
@@ -833,7 +871,7 @@ function rdbLength(n: number): Buffer {
   return b;
 }
 
-function dumpFunctions(rt: ScriptRuntime): Buffer {
+export function dumpFunctions(rt: ScriptRuntime): Buffer {
   const parts: Buffer[] = [];
   for (const lib of rt.libraries.values()) {
     parts.push(Buffer.from([RDB_OPCODE_FUNCTION2]), rdbLength(lib.code.length), lib.code);

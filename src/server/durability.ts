@@ -210,7 +210,8 @@ export class Durability {
     let lastLog = Date.now();
     try {
       while ((frame = r.next()) !== null) {
-        const res = loadSnapshotEntries(store, frame, 0, frame.length, Date.now());
+        const res = loadSnapshotEntries(store, frame, 0, frame.length, Date.now(), undefined,
+          (payload) => this.srv.scripts.replayFunctions(payload));
         keys += res.keys;
         this.loadingLoadedBytes = r.offset;
         if (performance.now() > deadline) {
@@ -306,6 +307,9 @@ export class Durability {
         return;
       }
       for (const ks of store.keyspaces) beginSnapshot(ks, id, now);
+      // The function libraries belong to the cut too (Redis's RDB holds them).
+      const fns = srv.scripts.functionsDump;
+      if (fns !== null) this.io.snap.functions(fns);
       this.dirtyAtCut = srv.ctx.dirty + srv.shardDirty();
       if (kind === 'rewrite') {
         // Effects from here on go to the new incr file that follows the new base.

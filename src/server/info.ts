@@ -14,6 +14,7 @@ import type { ExecContext } from '../commands/context';
 import { commandById } from '../commands/table';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from './version';
 import { lruClock } from '../store/keyspace';
+import { bytesToHuman as human, infoMemoryHead, infoMemoryTail } from './memory';
 
 /** Every section in the order Redis emits them; a section is emitted only if requested. */
 const SECTION_ORDER = [
@@ -27,21 +28,6 @@ const DEFAULT_SECTIONS: readonly Section[] = [
   'server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules',
   'errorstats', 'cluster', 'keyspace',
 ];
-
-/** Redis's bytesToHuman. */
-function human(n: number): string {
-  if (n < 1024) return `${n}B`;
-  const units = ['K', 'M', 'G', 'T', 'P'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(2)}${units[i]}`;
-}
-
-let usedMemoryPeak = 0;
 
 /** INFO [section ...]: sections are case-insensitive; unknown ones add nothing. */
 export function infoCommand(srv: Server, _cl: Client, c: ExecContext): void {
@@ -118,37 +104,15 @@ function section(srv: Server, name: Section): [string, string[]] {
         `client_recent_max_input_buffer:${maxIn}`,
         `client_recent_max_output_buffer:${maxOut}`,
         `blocked_clients:${srv.blocking.blockedClients}`,
-        'tracking_clients:0',
+        `tracking_clients:${srv.tracking.trackingClients()}`,
         'clients_in_timeout_table:0',
       ]];
     }
     case 'memory': {
-      const mem = process.memoryUsage();
-      const [arenaUsed, arenaReserved] = srv.arenaBytes();
-      // used_memory: what the dataset costs Sabre: arena blocks in use plus the V8 heap in use.
-      const used = arenaUsed + mem.heapUsed;
-      if (used > usedMemoryPeak) usedMemoryPeak = used;
-      const peak = usedMemoryPeak;
-      const total = os.totalmem();
+      // Accounting lives in src/server/memory.ts (shared with MEMORY STATS).
       const maxmemory = srv.cfg.maxmemory;
-      const frag = used > 0 ? mem.rss / used : 0;
       return ['Memory', [
-        `used_memory:${used}`,
-        `used_memory_human:${human(used)}`,
-        `used_memory_rss:${mem.rss}`,
-        `used_memory_rss_human:${human(mem.rss)}`,
-        `used_memory_peak:${peak}`,
-        `used_memory_peak_human:${human(peak)}`,
-        `used_memory_peak_perc:${((used * 100) / peak).toFixed(2)}%`,
-        `used_memory_overhead:${mem.heapUsed}`,
-        'used_memory_startup:0',
-        `used_memory_dataset:${arenaUsed}`,
-        `used_memory_dataset_perc:${((arenaUsed * 100) / used).toFixed(2)}%`,
-        `allocator_allocated:${used}`,
-        `allocator_active:${arenaReserved + mem.heapTotal}`,
-        `allocator_resident:${mem.rss}`,
-        `total_system_memory:${total}`,
-        `total_system_memory_human:${human(total)}`,
+        ...infoMemoryHead(srv),
         'used_memory_lua:0',
         'used_memory_vm_eval:0',
         'used_memory_lua_human:0B',
@@ -165,29 +129,7 @@ function section(srv: Server, name: Section): [string, string[]] {
         `maxmemory:${maxmemory}`,
         `maxmemory_human:${human(maxmemory)}`,
         `maxmemory_policy:${srv.cfg.maxmemoryPolicy}`,
-        'allocator_frag_ratio:1.00',
-        'allocator_frag_bytes:0',
-        'allocator_rss_ratio:1.00',
-        'allocator_rss_bytes:0',
-        'rss_overhead_ratio:1.00',
-        'rss_overhead_bytes:0',
-        `mem_fragmentation_ratio:${frag.toFixed(2)}`,
-        `mem_fragmentation_bytes:${mem.rss - used}`,
-        'mem_not_counted_for_evict:0',
-        'mem_replication_backlog:0',
-        'mem_total_replication_buffers:0',
-        'mem_clients_slaves:0',
-        'mem_clients_normal:0',
-        'mem_cluster_links:0',
-        'mem_aof_buffer:0',
-        'mem_allocator:sabre-arena',
-        'active_defrag_running:0',
-        `lazyfree_pending_objects:${srv.lazyFreePending()}`,
-        'lazyfreed_objects:0',
-        `arena_used_bytes:${arenaUsed}`,
-        `arena_reserved_bytes:${arenaReserved}`,
-        `heap_used_bytes:${mem.heapUsed}`,
-        `heap_total_bytes:${mem.heapTotal}`,
+        ...infoMemoryTail(srv),
       ]];
     }
     case 'persistence':
@@ -214,7 +156,7 @@ function section(srv: Server, name: Section): [string, string[]] {
         'expired_stale_perc:0.00',
         'expired_time_cap_reached_count:0',
         'expire_cycle_cpu_milliseconds:0',
-        'evicted_keys:0',
+        `evicted_keys:${srv.evictedKeys()}`,
         'evicted_clients:0',
         'total_eviction_exceeded_time:0',
         'current_eviction_exceeded_time:0',
@@ -233,9 +175,9 @@ function section(srv: Server, name: Section): [string, string[]] {
         'active_defrag_key_misses:0',
         'total_active_defrag_time:0',
         'current_active_defrag_time:0',
-        'tracking_total_keys:0',
-        'tracking_total_items:0',
-        'tracking_total_prefixes:0',
+        `tracking_total_keys:${srv.tracking.table.size}`,
+        `tracking_total_items:${srv.tracking.totalItems}`,
+        `tracking_total_prefixes:${srv.tracking.prefixes.size}`,
         'unexpected_error_replies:0',
         `total_error_replies:${st.errorReplies}`,
         'dump_payload_sanitizations:0',

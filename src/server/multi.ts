@@ -21,6 +21,7 @@ import {
 import type { Store } from '../store/store';
 import { parseInt64, parsed } from '../util/numbers';
 import { keyHashSlot } from '../util/crc16';
+import { replyNotBlocking } from '../commands/blocking';
 
 /** A command queued between MULTI and EXEC, with its own copy of the arguments. */
 export interface QueuedCommand {
@@ -38,6 +39,8 @@ export class MultiState {
   readonly commands: QueuedCommand[] = [];
   /** A command was refused while queueing: EXEC answers EXECABORT (CLIENT_DIRTY_EXEC). */
   aborted = false;
+  /** A script command is queued: the block runs through the script host (src/server/scripting.ts). */
+  hasScript = false;
   /** Union of the queued commands' flags (EXEC is postponed by CLIENT PAUSE WRITE if it writes). */
   flags = 0;
   /** Holds an io-thread command (SELECT, HELLO, CLIENT ...) that may change the connection's state. */
@@ -73,7 +76,7 @@ export interface WatchedKey {
   set: WatchSet;
 }
 
-const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
+export const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
 
 /**
  * Who watches which key, and the touches of writes still in flight to shard workers
@@ -241,7 +244,7 @@ export function settleAlive(keys: WatchedKey[], store: Store): void {
 }
 
 /** Has any watched key changed since WATCH (touched, or alive then and gone or expired now)? */
-function watchedKeysChanged(ws: WatchSet, store: Store): boolean {
+export function watchedKeysChanged(ws: WatchSet, store: Store): boolean {
   if (ws.dirty) return true;
   const now = Date.now();
   for (const wk of ws.keys) if (wk.alive && !keyAlive(store, wk.db, wk.key, now)) return true;
@@ -258,11 +261,6 @@ export function execShardMask(srv: Server, m: MultiState, ws: WatchSet | null): 
 }
 
 /** Blocking commands inside EXEC answer as if they timed out at once (Redis's CLIENT_DENY_BLOCKING). */
-function replyNotBlocking(c: ExecContext, spec: CommandSpec): void {
-  if (spec.name === 'blmove' || spec.name === 'brpoplpush') c.w.nullBulk();
-  else c.w.nullArray();
-}
-
 /**
  * EXEC proper, writing its whole reply to the io writer: EXECABORT, a null array when a
  * watched key changed, or every queued command's reply. The store must be safe to use
@@ -309,7 +307,7 @@ export function execMulti(srv: Server, cl: Client, store: Store, m: MultiState, 
     if (c.blocked) {
       c.blocked = false;
       w.len = start;
-      replyNotBlocking(c, q.spec);
+      replyNotBlocking(c, q.spec.name);
     }
     srv.accountCommand(q.spec.id, (performance.now() - t0) * 1000, w.buf, start, w.len);
     if (c.dirty !== dirty0) {

@@ -19,6 +19,7 @@ import { Store, makeSlotTable } from '../store/store';
 import { keyHashSlot } from '../util/crc16';
 import { ShardPool } from './shard-pool';
 import { LocalHandler, localHandlers } from './local-commands';
+import { registerMemoryCommands, sampleMemoryPeak } from './memory';
 import { ServerStats } from './stats';
 import { SHARD_SETTING_NAMES, applyShardSetting } from '../shard/settings';
 import { Slowlog } from './slowlog';
@@ -26,18 +27,26 @@ import { BlockedCommand, BlockingManager } from './blocking';
 import { commandById as allSpecs } from '../commands/table';
 import { pubsubUnsubscribeAll, repliesWithPushes, subscribedModeError } from './pubsub';
 import { Durability } from './durability';
-import { effectiveNotifyFlags, publishKeyspaceEvent } from './notifications';
+import { effectiveNotifyFlags, keyspaceEvent } from './notifications';
 import { H_DIRTY } from '../../native-layout/arena';
+import { CMD_DENYOOM } from '../commands/table';
+import { ERR_OOM, EVICT_FAIL, Evictor, MemoryBudget, evictConfig, evictedKeys, outOfMemory } from '../store/evict';
 import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
+import { Tracking } from './tracking';
+import { SCRIPT_POSTPONE, SCRIPT_REJECT, ScriptHost } from './scripting';
 
 /** How the io thread handles a command. */
 const ROUTE_KEYS = 0; // by key slot to the owning shard(s)
 const ROUTE_LOCAL = 1; // on the io thread, with access to the client and server
 const ROUTE_ALL = 2; // needs every shard (KEYS, SCAN, DBSIZE, FLUSHALL, ...)
 const ROUTE_ANY = 3; // keyless data command: any shard will do
+const ROUTE_SCRIPT = 4; // on the script thread (src/server/scripting.ts)
 
 /** Commands that run at once inside MULTI instead of being queued. */
 const MULTI_CONTROL = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+
+// MEMORY STATS/DOCTOR/... run here; MEMORY USAGE goes to its key's shard.
+registerMemoryCommands(localHandlers);
 
 const ALL_SHARD_COMMANDS = new Set(['dbsize', 'keys', 'scan', 'randomkey', 'flushdb', 'flushall', 'swapdb']);
 
@@ -47,7 +56,11 @@ export class Server {
   readonly slowlog = new Slowlog();
   readonly blocking = new BlockingManager(this);
   readonly watch = new WatchTable();
+  /** CLIENT TRACKING: client-side caching invalidation (src/server/tracking.ts). */
+  readonly tracking = new Tracking(this);
   readonly durability: Durability;
+  /** Lua scripting: the script thread and what runs there (src/server/scripting.ts). */
+  readonly scripts: ScriptHost;
   /** Sequence number of the command being dispatched (a local handler that defers its reply uses it). */
   private currentSeq = 0;
   /** Dispatch counter: orders WATCHes against writes still in flight (src/server/multi.ts). */
@@ -111,7 +124,8 @@ export class Server {
     return !this.pauseWritesOnly || (spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE)) !== 0;
   }
 
-  private resumePostponed(): void {
+  /** Let postponed clients go on (a pause or a script ended, or a script timed out). */
+  resumePostponed(): void {
     const list = this.postponed;
     this.postponed = [];
     for (const c of list) {
@@ -139,26 +153,40 @@ export class Server {
     }
     this.ctx = new ExecContext(this.inlineStore ?? (null as unknown as Store), this.w);
     this.executor = new Executor(this.ctx);
+    if (this.inlineStore !== null) {
+      const kss = this.inlineStore.keyspaces;
+      this.executor.evictor = new Evictor(kss, new MemoryBudget(kss.map((k) => k.arena), null, 0), this.ctx, this.executor);
+    }
     this.durability = new Durability(this);
+    this.scripts = new ScriptHost(this);
     // Keyspace notifications raised on this thread are published at once.
     this.ctx.notifyFlags = effectiveNotifyFlags(cfg.notifyKeyspaceEvents);
-    this.ctx.notifySink = (_cls, event, db, key, ks, ke) => publishKeyspaceEvent(this, event, db, key, ks, ke);
+    // (keyspaceEvent also tells CLIENT TRACKING which keys changed.)
+    this.ctx.notifySink = (cls, event, db, key, ks, ke) => keyspaceEvent(this, cls, event, db, key, ks, ke);
     cfg.onChange('notify-keyspace-events', (c) => { this.ctx.notifyFlags = effectiveNotifyFlags(c.notifyKeyspaceEvents); });
     const specs = commandById();
     this.route = new Uint8Array(specs.length);
-    this.local = specs.map((s) => localHandlers.get(s.parent ? s.parent.name : s.name) ?? null);
+    // A subcommand may have a handler of its own (MEMORY's), else its container's.
+    this.local = specs.map((s) => localHandlers.get(s.name) ?? localHandlers.get(s.parent ? s.parent.name : s.name) ?? null);
     for (const s of specs) {
       const top = s.parent ? s.parent.name : s.name;
       if (this.local[s.id] !== null) this.route[s.id] = ROUTE_LOCAL;
       else if (ALL_SHARD_COMMANDS.has(top)) this.route[s.id] = ROUTE_ALL;
       else if (s.keySpecs.length === 0 && s.getKeysProc === null) this.route[s.id] = ROUTE_ANY;
       else this.route[s.id] = ROUTE_KEYS;
+      if (ScriptHost.routes(s)) this.route[s.id] = ROUTE_SCRIPT;
+      else if (s.name === 'script|kill' || s.name === 'function|kill') {
+        const isEval = s.name === 'script|kill';
+        this.local[s.id] = (srv, _cl, c) => srv.scripts.kill(c, isEval);
+        this.route[s.id] = ROUTE_LOCAL;
+      }
     }
     // The io thread runs the store too (inline, and in cross-shard transactions).
     for (const name of SHARD_SETTING_NAMES) {
       applyShardSetting(name, cfg.getValue(name) ?? '');
       cfg.onChange(name, (c) => { applyShardSetting(name, c.getValue(name) ?? ''); });
     }
+    cfg.onChange('maxmemory', (c) => this.maxmemoryChanged(c.maxmemory));
     this.parser.maxBulkLen = cfg.protoMaxBulkLen;
     cfg.onChange('proto-max-bulk-len', (c) => { this.parser.maxBulkLen = c.protoMaxBulkLen; });
   }
@@ -247,6 +275,8 @@ export class Server {
   }
 
   freeClient(client: Client): void {
+    // Every connection ends here, also those already closed by closeWhenDone (their socket's 'close').
+    if (client.tracking !== null) this.tracking.disable(client);
     if (client.closed) return;
     client.closed = true;
     this.blocking.drop(client);
@@ -362,6 +392,7 @@ export class Server {
         break;
       }
     }
+    this.tracking.endBatch();
     if (this.pool) this.pool.publish();
     this.durability.flushIo();
     const hold = this.durability.holdOutput(client);
@@ -376,6 +407,7 @@ export class Server {
 
   /** Write what a client has queued (appendfsync always may hold it until effects are on disk). */
   flushClient(c: Client): void {
+    if (this.tracking.bcastPending) this.tracking.beforeWrite();
     if (this.durability.holdOutput(c)) return;
     c.flush();
     if (c.closeAfterReply && c.inFlight === 0 && !c.closed) {
@@ -391,9 +423,16 @@ export class Server {
    */
   deliver(client: Client, seq: number, src: Uint8Array, start: number, end: number, inWriter: boolean): void {
     if (client.closed) return;
+    // CLIENT TRACKING: what this reply's command read or flushed; invalidations owed to the
+    // client itself follow its reply, also when it arrives out of order (src/server/tracking.ts).
+    const tracked = this.tracking.on ? this.tracking.onReply(client, seq) : null;
     if (seq === client.writeSeq) {
       // In-order bytes in the io writer stay there: processInput copies them once.
       if (!inWriter) client.appendOut(src, start, end);
+      if (tracked !== null) {
+        if (inWriter) this.w.raw(tracked, 0, tracked.length);
+        else client.appendOut(tracked, 0, tracked.length);
+      }
       client.writeSeq++;
       const stash = client.stash;
       if (stash !== null) {
@@ -406,6 +445,17 @@ export class Server {
               this.w.reset();
             }
             client.appendOutBuffer(b);
+          }
+          if (client.tracking !== null && client.tracking.held !== null) {
+            // CLIENT TRACKING: what a reply that arrived out of order caused goes out in its place.
+            const x = this.tracking.onRelease(client, client.writeSeq);
+            if (x !== null) {
+              if (inWriter) {
+                client.appendOut(this.w.buf, 0, this.w.len);
+                this.w.reset();
+              }
+              client.appendOutBuffer(x);
+            }
           }
           client.writeSeq++;
         }
@@ -471,10 +521,26 @@ export class Server {
       this.rejectCommand(client, seq, silent, 'LOADING Redis is loading the dataset in memory', spec);
       return this.afterReplyMode(client);
     }
+    if (evictConfig.maxmemory !== 0 && this.oomRejects(client, spec)) {
+      this.rejectCommand(client, seq, silent, ERR_OOM, spec);
+      return this.afterReplyMode(client);
+    }
     if ((spec.flags & CMD_WRITE) !== 0 && this.durability.mayDenyWrites) {
       const err = this.durability.writeDeniedError();
       if (err !== null) {
         this.rejectCommand(client, seq, silent, err, spec);
+        return this.afterReplyMode(client);
+      }
+    }
+    if (this.scripts.active) {
+      const act = this.scripts.check(spec, buf, as, ae, argc);
+      if (act === SCRIPT_POSTPONE) {
+        client.nextSeq--;
+        this.stats.totalCommands--;
+        return false;
+      }
+      if (act === SCRIPT_REJECT) {
+        this.rejectCommand(client, seq, silent, this.scripts.busyError(), spec);
         return this.afterReplyMode(client);
       }
     }
@@ -490,12 +556,14 @@ export class Server {
       } else {
         queueCommand(client, spec, buf, as, ae, argc);
         if (this.route[spec.id] === ROUTE_LOCAL) client.multi.hasLocal = true;
+        else if (this.route[spec.id] === ROUTE_SCRIPT) client.multi.hasScript = true;
         const w = this.w, start = w.len;
         if (!silent) w.simple('QUEUED');
         this.deliver(client, seq, w.buf, start, w.len, true);
       }
       return this.afterReplyMode(client);
     }
+    if (this.tracking.on) this.tracking.beginCommand(client, seq, spec, buf, as, ae, argc);
     const route = this.route[spec.id];
     if (route === ROUTE_LOCAL) {
       const w = this.w, start = w.len;
@@ -524,6 +592,10 @@ export class Server {
       this.deliver(client, seq, w.buf, start, w.len, true);
       return this.afterReplyMode(client);
     }
+    if (route === ROUTE_SCRIPT) {
+      this.scripts.submit(client, seq, silent, spec, buf, as, ae, argc);
+      return this.afterReplyMode(client);
+    }
     const blocking = (spec.flags & CMD_BLOCKING) !== 0;
     if (blocking) this.blocking.begin(client, seq, silent, spec, buf, as, ae, argc);
     if (this.pool === null) {
@@ -538,6 +610,67 @@ export class Server {
       else this.blocking.signalCommandKeys(client.db, spec, buf, as, ae, argc);
     }
     return this.afterReplyMode(client);
+  }
+
+  /**
+   * processCommand's maxmemory check. Inline, evict here (performEvictions); with shard
+   * workers each shard evicts before its own commands, and this thread refuses only when no
+   * shard could make room. Refused: `denyoom` commands, anything queued inside MULTI, and an
+   * EXEC whose block holds a `denyoom` command.
+   */
+  private oomRejects(client: Client, spec: CommandSpec): boolean {
+    // isSafeToPerformEvictions(): not while loading, paused, or a script holds the dataset.
+    if (this.durability.loading || this.pauseEnd !== 0 || this.scripts.active) return false;
+    const ev = this.executor.evictor;
+    let oom: boolean;
+    if (ev !== null) {
+      this.ctx.now = Date.now();
+      oom = ev.perform(this.ctx.now) === EVICT_FAIL;
+      if (ev.running) this.scheduleEviction();
+    } else {
+      oom = outOfMemory(this.pool!.keyspaces);
+    }
+    if (!oom) return false;
+    if ((spec.flags & CMD_DENYOOM) !== 0) return true;
+    const m = client.multi;
+    if (m === null) return false;
+    if (spec.name === 'exec') return (m.flags & CMD_DENYOOM) !== 0;
+    return spec.name !== 'discard' && spec.name !== 'quit' && spec.name !== 'reset';
+  }
+
+  private evictionScheduled = false;
+
+  /** Inline: an eviction job that hit its time limit goes on between event-loop turns. */
+  private scheduleEviction(): void {
+    if (this.evictionScheduled) return;
+    this.evictionScheduled = true;
+    setImmediate(() => {
+      this.evictionScheduled = false;
+      const ev = this.executor.evictor;
+      if (ev === null || this.shuttingDown) return;
+      if (this.scripts.active || this.durability.loading) {
+        if (ev.running) setTimeout(() => this.scheduleEviction(), 1);
+        return;
+      }
+      ev.perform(Date.now());
+      this.durability.flushIo();
+      if (ev.running) this.scheduleEviction();
+    });
+  }
+
+  /** CONFIG SET maxmemory: warn when under the current usage, and evict now (updateMaxmemory). */
+  private maxmemoryChanged(maxmemory: number): void {
+    if (maxmemory === 0) return;
+    const used = this.arenaBytes()[0];
+    if (maxmemory < used) {
+      log.warn(`WARNING: the new maxmemory value set via CONFIG SET (${maxmemory}) is smaller than the current memory usage (${used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`);
+    }
+    // Shard workers start on their own when the setting reaches them.
+    const ev = this.executor.evictor;
+    if (ev !== null) {
+      ev.running = true;
+      this.scheduleEviction();
+    }
   }
 
   /** Worker mode: put a data command in its shard's ring, or start a transaction over several. */
@@ -598,7 +731,11 @@ export class Server {
     const t0 = performance.now();
     ctx.retry = true;
     const dirty0 = ctx.dirty;
+    // CLIENT TRACKING: the served client is the one modifying keys now.
+    const tracking = this.tracking, prevCurrent = tracking.current;
+    tracking.current = cl;
     this.executor.run(b.spec.id);
+    tracking.current = prevCurrent;
     ctx.retry = false;
     if (ctx.dirty !== dirty0 && this.watch.active) this.watch.touchCommand(b.db, b.spec, b.buf, b.argStart, b.argEnd, b.argc, ++this.opSeq);
     ctx.w = saved;
@@ -721,6 +858,11 @@ export class Server {
 
   /** Start-up loading: apply one AOF command to the store (no reply, no propagation). */
   runLoaded(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number, store: Store): void {
+    if (this.route[spec.id] === ROUTE_SCRIPT) {
+      // FUNCTION LOAD and friends: the libraries live on the script thread.
+      this.scripts.replay(spec, buf, as, ae, argc, db);
+      return;
+    }
     const ctx = this.ctx, saved = ctx.store, prop = ctx.propagating;
     ctx.store = store;
     ctx.propagating = false;
@@ -760,6 +902,13 @@ export class Server {
     const m = cl.multi!, ws = cl.watching;
     cl.multi = null;
     cl.watching = null;
+    if (m.hasScript && !m.aborted) {
+      // A block holding a script runs through the script host, the dataset held throughout.
+      if (m.hasLocal) cl.holdInput = true;
+      this.scripts.submitExec(cl, this.currentSeq, cl.replyMode !== REPLY_ON, spec, m, ws, this.opSeq);
+      this.deferred = true;
+      return;
+    }
     if (pool === null) {
       execMulti(this, cl, this.inlineStore!, m, ws, this.opSeq, cl.db, cl.resp);
       return;
@@ -802,11 +951,21 @@ export class Server {
     this.deferred = true;
   }
 
+  /** Does this command run on the io thread (as opposed to a shard or the script thread)? */
+  isLocal(spec: CommandSpec): boolean {
+    return this.route[spec.id] === ROUTE_LOCAL;
+  }
+
   /** Run one command queued by MULTI, on the io thread (EXEC). */
   runQueued(cl: Client, spec: CommandSpec): void {
     const local = this.local[spec.id];
+    // CLIENT TRACKING: the EXEC's client modifies keys; its reads are remembered at once.
+    const tracking = this.tracking, prevCurrent = tracking.current;
+    tracking.current = cl;
     if (local !== null) local(this, cl, this.ctx, spec);
     else this.executor.run(spec.id);
+    if (tracking.on) tracking.afterQueued(cl, spec, this.ctx);
+    tracking.current = prevCurrent;
   }
 
   /** The shards a command needs (bit per shard): its keys' shards, all of them, or none for io-thread commands. */
@@ -905,6 +1064,7 @@ export class Server {
   private cron(): void {
     const now = Date.now();
     this.stats.sampleOps(now);
+    sampleMemoryPeak(this);
     this.durability.cron();
     this.pool?.pollIdle();
     if (this.cfg.timeout > 0) {
@@ -913,7 +1073,8 @@ export class Server {
       }
     }
     const store = this.inlineStore;
-    if (store === null) return;
+    // Inline, a running script has the store to itself.
+    if (store === null || this.scripts.storeHeld) return;
     const ks = store.keyspaces[0];
     ks.cron(1);
     if (ks.lazyFreePending > 0) this.scheduleLazyFree(ks);
@@ -936,6 +1097,11 @@ export class Server {
       ks.lazyFreeStep(performance.now() + 1);
       if (ks.lazyFreePending > 0) this.scheduleLazyFree(ks);
     });
+  }
+
+  /** Keys evicted by maxmemory across shards (INFO evicted_keys). */
+  evictedKeys(): number {
+    return evictedKeys((this.inlineStore ?? this.pool!.allStore).keyspaces);
   }
 
   expiredKeys(): number {
@@ -967,6 +1133,7 @@ export class Server {
     }
     this.clients.clear();
     if (this.pool) await this.pool.stop();
+    await this.scripts.stop();
     log.warn('Sabre is now ready to exit, bye bye...');
     this.onShutdown?.(code);
     return null;

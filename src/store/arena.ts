@@ -40,7 +40,7 @@ export function blockSize(size: number): number {
 }
 
 /** A segment announcement between the threads that share an arena. */
-interface SegmentMessage { index: number; sab: SharedArrayBuffer | null }
+export interface SegmentMessage { index: number; sab: SharedArrayBuffer | null }
 
 export class Arena {
   /** Byte, u32 and f64 views of each segment; null for released or unknown indexes. */
@@ -53,6 +53,8 @@ export class Arena {
   private localGeneration = 0;
   /** Port to the other thread sharing this arena (owner shard <-> io thread), if any. */
   private port: MessagePort | null = null;
+  /** The script thread's announcements, kept for its reply instead of posted (see adopt()). */
+  private recorder: SegmentMessage[] | null = null;
 
   private constructor(seg0: SharedArrayBuffer) {
     this.hdr = new Int32Array(seg0, 0, HEADER_BYTES >> 2);
@@ -91,6 +93,43 @@ export class Arena {
 
   setPort(port: MessagePort): void {
     this.port = port;
+  }
+
+  /**
+   * The script thread's view: segments it adds or releases are bumped in the generation
+   * word and listed in `out`; the io thread adopt()s them after the script.
+   */
+  recordAnnouncements(out: SegmentMessage[]): void {
+    this.recorder = out;
+  }
+
+  /** Announcements this thread has seen (the generation word's value when in sync). */
+  get generation(): number {
+    return this.localGeneration;
+  }
+
+  /**
+   * Take in a segment the script thread announced (it bumped the generation word already),
+   * and pass it on to the peer thread, whose sync() expects one message per bump.
+   */
+  adopt(msg: SegmentMessage): void {
+    if (msg.sab) this.install(msg.index, msg.sab);
+    else this.uninstall(msg.index);
+    this.localGeneration++;
+    if (this.port !== null) this.port.postMessage(msg);
+  }
+
+  /** Replace this view's segments with another thread's current list (script thread). */
+  replaceSegments(segments: (SharedArrayBuffer | null)[], generation: number): void {
+    for (let i = 1; i < Math.max(segments.length, this.u8.length); i++) {
+      const sab = i < segments.length ? segments[i] : null;
+      if (sab) {
+        if (this.u8[i]?.buffer !== sab) this.install(i, sab);
+      } else if (i < this.u8.length && this.u8[i] !== null) {
+        this.uninstall(i);
+      }
+    }
+    this.localGeneration = generation;
   }
 
   /** Take in the segments the other thread added or released; cheap when nothing changed. */
@@ -211,7 +250,18 @@ export class Arena {
   }
 
   private announce(index: number, sab: SharedArrayBuffer | null): void {
-    if (this.port === null) return;
+    if (this.recorder !== null) {
+      this.recorder.push({ index, sab });
+      Atomics.add(this.hdr, H_GENERATION, 1);
+      this.localGeneration++;
+      return;
+    }
+    if (this.port === null) {
+      // Alone (the inline store): still counted, so the script thread can tell it changed.
+      Atomics.add(this.hdr, H_GENERATION, 1);
+      this.localGeneration++;
+      return;
+    }
     this.port.postMessage({ index, sab } satisfies SegmentMessage);
     Atomics.add(this.hdr, H_GENERATION, 1);
     this.localGeneration++;

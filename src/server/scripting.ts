@@ -1,0 +1,651 @@
+/**
+ * The io thread's side of Lua scripting: EVAL/EVALSHA/FCALL and SCRIPT/FUNCTION run on the
+ * script thread (src/scripting/script-worker.ts), one request at a time, in arrival order.
+ *
+ * A script has the dataset to itself while it runs: inline, the io thread holds every other
+ * command back (Redis's single thread would not read them either); with shard workers every
+ * shard is parked first, so a script may touch keys it did not declare (real queue libraries
+ * do), across shards, atomically. The io thread stays free meanwhile: past
+ * busy-reply-threshold it answers -BUSY and takes SCRIPT KILL / FUNCTION KILL /
+ * SHUTDOWN NOSAVE (script.c, processCommand's busy check).
+ *
+ * EXEC blocks that hold a script run here too: their io-thread commands on this thread and
+ * the rest on the script thread, with the dataset held for the whole block.
+ */
+import * as path from 'node:path';
+import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import type { Server } from './server';
+import type { Client } from './client';
+import { log } from './logger';
+import { CMD_ALLOW_BUSY, CommandSpec, commandById } from '../commands/table';
+import { ExecContext, saveArgs } from '../commands/context';
+import { replyNotBlocking } from '../commands/blocking';
+import { ReplyWriter } from '../protocol/resp-writer';
+import type { Arena, SegmentMessage } from '../store/arena';
+import type { Store } from '../store/store';
+import { publishShardEvents } from './notifications';
+import { publish } from './pubsub';
+import { EXECABORT, MultiState, QueuedCommand, WatchSet, watchedKeysChanged } from './multi';
+import { PERSIST_AOF_ON } from '../persistence/flags';
+import { SHARD_SETTING_NAMES } from '../shard/settings';
+import {
+  ERR_BUSY_EVAL, ERR_BUSY_FUNCTION, SCRIPT_STATE_BYTES, STATUS_IS_EVAL, STATUS_KILL, ST_FN_COUNT, ST_LIB_COUNT, ST_STATUS, ScriptStateView,
+} from '../scripting/lua-engine';
+import type { ScriptWorkerData } from '../scripting/script-worker';
+import {
+  MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DB, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
+  MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RESP, MB_SEGS,
+  MB_STATE, MB_SYNC, MB_USEC, MB_WRITES_LEN,
+} from '../../native-layout/script-mailbox';
+
+/** Commands that run on the script thread (their subcommands too, but the KILLs). */
+export const SCRIPT_THREAD_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro', 'script', 'function']);
+/** Those that need the dataset (the rest only touch the script cache and libraries). */
+const STORE_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
+
+/** What dispatch does with a command while a script runs. */
+export const SCRIPT_PASS = 0;
+export const SCRIPT_POSTPONE = 1;
+export const SCRIPT_REJECT = 2;
+
+const SPIN_MS = 0.05;
+const WAIT_TIMEOUT_MS = 20;
+
+/** An EXEC block being run by the host: where it is, and its reply so far. */
+interface ExecRun {
+  m: MultiState;
+  ws: WatchSet | null;
+  op: number;
+  db: number;
+  resp: 2 | 3;
+  next: number;
+  /** Commands of the segment on the script thread now. */
+  segment: number;
+  out: ReplyWriter;
+}
+
+interface ScriptJob {
+  /** null for start-up replays (FUNCTION commands from the AOF, libraries from a snapshot). */
+  client: Client | null;
+  db: number;
+  resp: 2 | 3;
+  /** Its effects go to the AOF (not for replays of what is already there). */
+  propagate: boolean;
+  seq: number;
+  silent: boolean;
+  spec: CommandSpec;
+  /** The command itself (EVAL, FUNCTION LOAD...); null for an EXEC block. */
+  cmd: QueuedCommand | null;
+  exec: ExecRun | null;
+  needsStore: boolean;
+  /** The dataset once it is ours (inline at once; with shards when all are parked for this job). */
+  store: Store | null;
+  release: (() => void) | null;
+  /** The command's place in the dispatch order (WATCH touches of its writes count from there). */
+  op: number;
+}
+
+export class ScriptHost {
+  private readonly srv: Server;
+  private worker: Worker | null = null;
+  private starting: Promise<void> | null = null;
+  private stopping = false;
+  private mb!: Int32Array;
+  private mbData!: Buffer;
+  private cbData!: Buffer;
+  private port!: MessagePort;
+  readonly state = new ScriptStateView(new SharedArrayBuffer(SCRIPT_STATE_BYTES));
+  private readonly queue: ScriptJob[] = [];
+  /** FUNCTION DUMP of the libraries loaded now (null: none), written into every snapshot at its cut. */
+  functionsDump: Buffer | null = null;
+  private current: ScriptJob | null = null;
+  /** Inline: the store belongs to the script thread until the job ends. */
+  storeHeld = false;
+  /** Jobs queued or running that need the dataset. */
+  private storeJobs = 0;
+  /** Arena generation the script thread has seen, per arena. */
+  private seenGen: number[] = [];
+  private arenas: Arena[] = [];
+  private pendingSync: unknown[] = [];
+  private waitStart = 0;
+  private busyTimer: NodeJS.Timeout | null = null;
+  private readonly specs = commandById();
+  private readonly pollFn = () => this.poll();
+  private readonly wakeFn = () => this.poll();
+  // Decoding the writes list.
+  private as = new Int32Array(16);
+  private ae = new Int32Array(16);
+
+  constructor(srv: Server) {
+    this.srv = srv;
+    for (const name of SHARD_SETTING_NAMES) {
+      srv.cfg.onChange(name, (c) => {
+        if (this.worker !== null) this.pendingSync.push({ op: 'set', name, value: c.getValue(name) ?? '' });
+      });
+    }
+  }
+
+  /** Is this command run by the script thread? */
+  static routes(spec: CommandSpec): boolean {
+    const top = spec.parent ? spec.parent.name : spec.name;
+    return SCRIPT_THREAD_COMMANDS.has(top) && spec.name !== 'script|kill' && spec.name !== 'function|kill';
+  }
+
+  // ---- the busy check (processCommand) ----------------------------------------------------
+
+  /** Has the running script passed busy-reply-threshold? */
+  timedOut(): boolean {
+    return this.current !== null && this.state.running() && this.state.elapsed() > this.srv.cfg.busyReplyThreshold;
+  }
+
+  /**
+   * While a job runs: SCRIPT_PASS, SCRIPT_POSTPONE (wait for the script to end, or to time
+   * out), or SCRIPT_REJECT with busyError() to answer.
+   */
+  check(spec: CommandSpec, buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): number {
+    if (this.timedOut()) {
+      if ((spec.flags & CMD_ALLOW_BUSY) === 0) return SCRIPT_REJECT;
+      // SHUTDOWN only with NOSAVE (shutdownCommand); WATCH reads the dataset: it waits inline.
+      if (spec.name === 'shutdown' && !hasArg(buf, as, ae, argc, 'nosave')) return SCRIPT_REJECT;
+      if (spec.name === 'watch' && this.storeHeld) return SCRIPT_POSTPONE;
+      return SCRIPT_PASS;
+    }
+    if (this.storeJobs === 0) return SCRIPT_PASS;
+    // Another script waits its turn in the host's queue rather than with the held clients.
+    if (ScriptHost.routes(spec)) return SCRIPT_PASS;
+    // Until the threshold nothing that needs the dataset runs (Redis reads nothing from its
+    // clients meanwhile), and a kill waits for it too; io-thread commands go on with shards.
+    if (this.storeHeld || !this.srv.isLocal(spec)) return SCRIPT_POSTPONE;
+    if (spec.name === 'script|kill' || spec.name === 'function|kill' || spec.name === 'shutdown') return SCRIPT_POSTPONE;
+    return SCRIPT_PASS;
+  }
+
+  /** Redis's shared.slowevalerr / slowscripterr, by what is running. */
+  busyError(): string {
+    return (Atomics.load(this.state.i32, ST_STATUS) & STATUS_IS_EVAL) !== 0 ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION;
+  }
+
+  /** A job is queued or running. */
+  get active(): boolean {
+    return this.current !== null || this.queue.length > 0;
+  }
+
+  // ---- SCRIPT KILL / FUNCTION KILL / FUNCTION STATS -----------------------------------------
+
+  kill(c: ExecContext, isEval: boolean): void {
+    const err = this.state.requestKill(isEval);
+    if (err === null) c.w.ok();
+    else c.w.error(err);
+  }
+
+  /** FUNCTION STATS while a script runs: answered here (the script thread is busy). */
+  private runningStats(w: ReplyWriter, job: ScriptJob): void {
+    const cmd = job.exec === null ? job.cmd! : null;
+    w.mapHeader(2);
+    w.bulkString('running_script');
+    w.mapHeader(3);
+    w.bulkString('name');
+    w.bulkString(this.state.name());
+    w.bulkString('command');
+    if (cmd !== null) {
+      w.arrayHeader(cmd.argc);
+      for (let i = 0; i < cmd.argc; i++) w.bulk(cmd.buf, cmd.argStart[i], cmd.argEnd[i]);
+    } else {
+      w.arrayHeader(1);
+      w.bulkString('exec');
+    }
+    w.bulkString('duration_ms');
+    w.integer(Math.floor(this.state.elapsed()));
+    w.bulkString('engines');
+    w.mapHeader(1);
+    w.bulkString('LUA');
+    w.mapHeader(2);
+    w.bulkString('libraries_count');
+    w.integer(this.state.i32[ST_LIB_COUNT]);
+    w.bulkString('functions_count');
+    w.integer(this.state.i32[ST_FN_COUNT]);
+  }
+
+  // ---- submitting -------------------------------------------------------------------------
+
+  /** Queue a script-thread command of a client (dispatch). */
+  submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    if (spec.name === 'function|stats' && this.current !== null && this.state.running()) {
+      const w = this.srv.w, start = w.len;
+      this.runningStats(w, this.current);
+      this.srv.deliver(cl, seq, w.buf, start, silent ? start : w.len, true);
+      if (silent) w.len = start;
+      return;
+    }
+    const saved = saveArgs(buf, as, ae, argc);
+    const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db: cl.db };
+    cl.inFlight++;
+    this.enqueue({
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
+      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq,
+    });
+  }
+
+  /** EXEC of a block holding a script (Server.exec); the reply comes when it ran. */
+  submitExec(cl: Client, seq: number, silent: boolean, spec: CommandSpec, m: MultiState, ws: WatchSet | null, op: number): void {
+    cl.inFlight++;
+    const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024) };
+    this.enqueue({
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op,
+    });
+  }
+
+  /** Start-up: a FUNCTION command from the AOF, run on the script thread (no reply, not propagated again). */
+  replay(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, db: number): void {
+    const saved = saveArgs(buf, as, ae, argc);
+    const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
+    this.enqueue({
+      client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
+      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq,
+    });
+  }
+
+  /** Start-up: the function libraries of a snapshot (OP_FUNCTIONS). */
+  replayFunctions(payload: Buffer): void {
+    const spec = this.specs.find((s) => s.name === 'function|restore')!;
+    const args = [Buffer.from('FUNCTION'), Buffer.from('RESTORE'), payload, Buffer.from('REPLACE')];
+    const buf = Buffer.concat(args);
+    const as = new Int32Array(4), ae = new Int32Array(4);
+    let p = 0;
+    for (let i = 0; i < 4; i++) {
+      as[i] = p;
+      p += args[i].length;
+      ae[i] = p;
+    }
+    this.replay(spec, buf, as, ae, 4, 0);
+  }
+
+  /**
+   * Take the job's place in the command order now: inline, everything after it waits;
+   * with shard workers, its park goes into every shard's queue behind what came before.
+   */
+  private enqueue(job: ScriptJob): void {
+    this.queue.push(job);
+    if (job.needsStore) {
+      this.storeJobs++;
+      const pool = this.srv.pool;
+      if (pool === null) {
+        this.storeHeld = true;
+        job.store = this.srv.inlineStore;
+      } else {
+        pool.parkAll((store, release) => {
+          job.store = store;
+          job.release = release;
+          this.next();
+        });
+      }
+    }
+    this.next();
+  }
+
+  private next(): void {
+    if (this.current !== null || this.queue.length === 0) return;
+    if (this.worker === null) {
+      this.start();
+      return;
+    }
+    const job = this.queue[0];
+    if (job.needsStore && job.store === null) return;
+    this.queue.shift();
+    this.current = job;
+    if (!job.needsStore) {
+      this.post(job, job.cmd!, 1, 0, job.db, job.resp);
+      return;
+    }
+    this.busyTimer = setTimeout(() => this.onThreshold(), this.srv.cfg.busyReplyThreshold + 1);
+    // This thread's effects so far go to the log before the script's.
+    this.srv.durability.flushIo();
+    this.begin(job, job.store!);
+  }
+
+  /** The dataset is ours: run the job. */
+  private begin(job: ScriptJob, store: Store): void {
+    if (job.exec === null) {
+      this.post(job, job.cmd!, 1, 0, job.db, job.resp);
+      return;
+    }
+    const x = job.exec;
+    const srv = this.srv;
+    if (x.ws !== null) srv.watch.remove(x.ws);
+    if (x.m.aborted) x.out.error(EXECABORT);
+    else if (x.ws !== null && watchedKeysChanged(x.ws, store)) x.out.nullArray();
+    else {
+      x.out.resp = x.resp;
+      x.out.arrayHeader(x.m.commands.length);
+      this.execContinue(job, store);
+      return;
+    }
+    this.finish(job, x.out.buf, 0, x.out.len, 0);
+  }
+
+  /**
+   * Run an EXEC block from x.next: commands of the io thread here, runs of the others on
+   * the script thread (execContinue is called again with their reply).
+   */
+  private execContinue(job: ScriptJob, store: Store): void {
+    const x = job.exec!, srv = this.srv, cmds = x.m.commands, cl = job.client!;
+    while (x.next < cmds.length) {
+      const q = cmds[x.next];
+      if (!srv.isLocal(q.spec)) {
+        let end = x.next + 1;
+        while (end < cmds.length && !srv.isLocal(cmds[end].spec)) end++;
+        x.segment = end - x.next;
+        this.post(job, null, end - x.next, MBF_MULTI, x.db, x.resp);
+        return;
+      }
+      // An io-thread command (SELECT, PUBLISH, CLIENT...), as execMulti runs it.
+      const c = srv.ctx, w = srv.w;
+      const saved = c.store, start = w.len;
+      c.store = store;
+      c.buf = q.buf;
+      c.argStart = q.argStart;
+      c.argEnd = q.argEnd;
+      c.argc = q.argc;
+      c.db = x.db;
+      c.now = Date.now();
+      w.resp = x.resp;
+      srv.runQueued(cl, q.spec);
+      if (c.blocked) {
+        c.blocked = false;
+        w.len = start;
+        replyNotBlocking(c, q.spec.name);
+      }
+      x.db = cl.db;
+      x.resp = cl.resp;
+      c.store = saved;
+      x.out.raw(w.buf, start, w.len);
+      w.len = start;
+      x.next++;
+    }
+    this.finish(job, x.out.buf, 0, x.out.len, 0);
+  }
+
+  // ---- the mailbox ------------------------------------------------------------------------
+
+  /** Hand commands to the script thread: `cmd`, or `count` of the EXEC block's from its next one. */
+  private post(job: ScriptJob, cmd: QueuedCommand | null, count: number, flags: number, db: number, resp: number): void {
+    const srv = this.srv;
+    // Segments other threads added since the script thread last looked.
+    let sync = 0;
+    for (let i = 0; i < this.arenas.length; i++) {
+      const a = this.arenas[i];
+      if (a.generation !== this.seenGen[i]) {
+        const snap = a.snapshot();
+        this.port.postMessage({ op: 'segments', arena: i, segments: snap.segments, generation: snap.generation });
+        this.seenGen[i] = snap.generation;
+        sync++;
+      }
+    }
+    for (const m of this.pendingSync) this.port.postMessage(m);
+    sync += this.pendingSync.length;
+    this.pendingSync.length = 0;
+    // The payload, in the mailbox or (too big) on the port.
+    let size = 0;
+    const first = job.exec === null ? 0 : job.exec.next;
+    for (let k = 0; k < count; k++) {
+      const q = cmd ?? job.exec!.m.commands[first + k];
+      size += MB_CMD_HEADER;
+      for (let i = 0; i < q.argc; i++) size += 4 + q.argEnd[i] - q.argStart[i];
+    }
+    const inBox = size <= this.mbData.length;
+    const dst = inBox ? this.mbData : Buffer.allocUnsafe(size);
+    let p = 0;
+    for (let k = 0; k < count; k++) {
+      const q = cmd ?? job.exec!.m.commands[first + k];
+      dst.writeUInt32LE(q.spec.id, p);
+      dst.writeUInt32LE(q.argc, p + 4);
+      p += MB_CMD_HEADER;
+      for (let i = 0; i < q.argc; i++) {
+        const len = q.argEnd[i] - q.argStart[i];
+        dst.writeUInt32LE(len, p);
+        q.buf.copy(dst, p + 4, q.argStart[i], q.argEnd[i]);
+        p += 4 + len;
+      }
+    }
+    if (!inBox) this.port.postMessage(dst);
+    const mb = this.mb;
+    mb[MB_SYNC] = sync;
+    mb[MB_COUNT] = count;
+    mb[MB_FLAGS] = flags | (job.propagate && Atomics.load(srv.durability.flags, PERSIST_AOF_ON) !== 0 ? MBF_PROPAGATE : 0);
+    mb[MB_DB] = db;
+    mb[MB_RESP] = resp;
+    mb[MB_NOTIFY] = srv.ctx.notifyFlags;
+    mb[MB_REQ_LEN] = inBox ? size : -1;
+    Atomics.store(mb, MB_STATE, MB_REQUEST);
+    Atomics.notify(mb, MB_STATE);
+    this.waitStart = performance.now();
+    setImmediate(this.pollFn);
+  }
+
+  /** Poll for the reply while it is fresh, then sleep on the mailbox word. */
+  private poll(): void {
+    if (this.current === null) return;
+    const st = Atomics.load(this.mb, MB_STATE);
+    if (st === MB_REPLY) {
+      this.onReply();
+      return;
+    }
+    if (st === MB_CALLBACK) {
+      this.callback();
+      this.waitStart = performance.now();
+    }
+    if (performance.now() - this.waitStart < SPIN_MS) {
+      setImmediate(this.pollFn);
+      return;
+    }
+    const r = Atomics.waitAsync(this.mb, MB_STATE, MB_REQUEST, WAIT_TIMEOUT_MS);
+    // (A callback stores MB_CALLBACK: that wakes this wait too.)
+    if (r.async) r.value.then(this.wakeFn);
+    else setImmediate(this.wakeFn);
+  }
+
+  /** The running script asks: PUBLISH / SPUBLISH to this thread's subscribers, at once. */
+  private callback(): void {
+    const mb = this.mb;
+    const len = mb[MB_CB_LEN];
+    let d = this.cbData;
+    if (len < 0) {
+      const u = this.receive() as Uint8Array;
+      d = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    }
+    const cl = d.readUInt32LE(0), ml = d.readUInt32LE(4 + cl);
+    mb[MB_CB_RESULT] = publish(this.srv, d, 4, 4 + cl, d, 8 + cl, 8 + cl + ml, null, mb[MB_CB_OP] === MBC_SPUBLISH);
+    Atomics.store(mb, MB_STATE, MB_REQUEST);
+    Atomics.notify(mb, MB_STATE);
+  }
+
+  private onReply(): void {
+    const mb = this.mb, srv = this.srv, job = this.current!;
+    // Segments the script added: into this thread's view, and on to their shard.
+    for (let n = mb[MB_SEGS]; n > 0; n--) {
+      const msg = this.receive() as SegmentMessage & { arena: number };
+      this.arenas[msg.arena].adopt(msg);
+    }
+    for (let i = 0; i < this.arenas.length; i++) this.seenGen[i] = this.arenas[i].generation;
+    if (mb[MB_FUNCS] !== 0) {
+      const u = this.receive() as Uint8Array | null;
+      this.functionsDump = u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    }
+    let d: Buffer = this.mbData;
+    if (mb[MB_REP_PORT] !== 0) {
+      const u = this.receive() as Uint8Array;
+      d = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    }
+    const repLen = mb[MB_REP_LEN], evtLen = mb[MB_EVT_LEN], writesLen = mb[MB_WRITES_LEN];
+    srv.ctx.dirty += mb[MB_DIRTY];
+    const usec = mb[MB_USEC];
+    if (evtLen > 0) publishShardEvents(srv, d, repLen, repLen + evtLen);
+    // What the script wrote, kept for after the dataset is released (blocked clients rerun).
+    const writes = writesLen > 0 ? Buffer.from(d.subarray(repLen + evtLen, repLen + evtLen + writesLen)) : null;
+    if (job.exec !== null) {
+      const x = job.exec;
+      x.out.raw(d, 0, repLen);
+      x.next += x.segment;
+      Atomics.store(mb, MB_STATE, MB_IDLE);
+      if (writes !== null) {
+        this.applyWrites(writes, x.op, false);
+        this.pendingWrites.push(writes);
+      }
+      this.execContinue(job, job.store!);
+      return;
+    }
+    srv.accountCommand(job.spec.id, usec, d, 0, repLen);
+    const reply = Buffer.from(d.subarray(0, repLen));
+    Atomics.store(mb, MB_STATE, MB_IDLE);
+    if (writes !== null) {
+      this.applyWrites(writes, job.op, false);
+      this.pendingWrites.push(writes);
+    }
+    this.finish(job, reply, 0, reply.length, usec);
+  }
+
+  /** The job's writes, for waking blocked clients once the dataset is released. */
+  private pendingWrites: Buffer[] = [];
+
+  /** Release the dataset, answer the client, then let the next job (and held clients) go. */
+  private finish(job: ScriptJob, reply: Uint8Array, start: number, end: number, _usec: number): void {
+    const srv = this.srv;
+    if (this.busyTimer !== null) clearTimeout(this.busyTimer);
+    this.busyTimer = null;
+    if (job.needsStore) {
+      this.storeJobs--;
+      if (job.release !== null) job.release();
+      else srv.durability.flushIo();
+    }
+    const heldOthers = job.needsStore;
+    this.storeHeld = false;
+    for (const j of this.queue) if (j.needsStore && srv.pool === null) this.storeHeld = true;
+    this.current = null;
+    const cl = job.client;
+    if (cl !== null) {
+      cl.inFlight--;
+      srv.deliver(cl, job.seq, reply, start, job.silent ? start : end, false);
+      srv.flushClient(cl);
+    }
+    // Clients blocked on keys the script wrote get their turn now.
+    if (this.pendingWrites.length > 0) {
+      const all = this.pendingWrites;
+      this.pendingWrites = [];
+      for (const writes of all) this.applyWrites(writes, 0, true);
+    }
+    if (cl !== null && job.exec !== null && job.exec.m.hasLocal) {
+      cl.holdInput = false;
+      srv.resumeInput(cl);
+    }
+    if (heldOthers) srv.resumePostponed();
+    this.next();
+  }
+
+  /** WATCH touches (`wake` false) or wake-ups of blocked clients (`wake` true) for each write. */
+  private applyWrites(b: Buffer, op: number, wake: boolean): void {
+    const srv = this.srv;
+    if (wake ? !srv.blocking.active : !srv.watch.active) return;
+    let p = 0;
+    while (p < b.length) {
+      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], argc = b.readUInt32LE(p + 4);
+      p += 8;
+      if (this.as.length < argc) {
+        this.as = new Int32Array(argc * 2);
+        this.ae = new Int32Array(argc * 2);
+      }
+      for (let i = 0; i < argc; i++) {
+        const len = b.readUInt32LE(p);
+        this.as[i] = p + 4;
+        this.ae[i] = p + 4 + len;
+        p += 4 + len;
+      }
+      if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
+      else srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, op);
+    }
+  }
+
+  /** Past the threshold: held clients get their -BUSY (or their SCRIPT KILL) now. */
+  private onThreshold(): void {
+    this.busyTimer = null;
+    if (this.current === null) return;
+    if (!this.timedOut()) {
+      // The script started after the job did (thread wake-up): wait for the rest of its time.
+      const left = this.state.running() ? this.srv.cfg.busyReplyThreshold - this.state.elapsed() : 0;
+      this.busyTimer = setTimeout(() => this.onThreshold(), Math.max(1, left + 1));
+      return;
+    }
+    log.warn({ script: this.state.name() }, 'Slow script detected: still in execution after busy-reply-threshold');
+    this.srv.resumePostponed();
+  }
+
+  private receive(): unknown {
+    let m = receiveMessageOnPort(this.port);
+    while (m === undefined) m = receiveMessageOnPort(this.port);
+    return m.message;
+  }
+
+  // ---- the thread ---------------------------------------------------------------------------
+
+  /** Start the script thread on first use (it loads a Lua VM: no cost for servers that never script). */
+  private start(): void {
+    if (this.starting !== null) return;
+    const srv = this.srv;
+    const sab = new SharedArrayBuffer(MB_DATA + MB_DEFAULT_CAPACITY);
+    this.mb = new Int32Array(sab, 0, MB_DATA >> 2);
+    this.mbData = Buffer.from(sab, MB_DATA);
+    const cbSab = new SharedArrayBuffer(MB_CALLBACK_CAPACITY);
+    this.cbData = Buffer.from(cbSab);
+    const ch = new MessageChannel();
+    this.port = ch.port2;
+    this.arenas = srv.pool !== null ? srv.pool.arenas : [srv.inlineStore!.keyspaces[0].arena];
+    const settings: Record<string, string> = {};
+    for (const name of SHARD_SETTING_NAMES) settings[name] = srv.cfg.getValue(name) ?? '';
+    const arenas = this.arenas.map((a) => a.snapshot());
+    this.seenGen = arenas.map((a) => a.generation);
+    const data: ScriptWorkerData = {
+      mailboxSab: sab, callbackSab: cbSab, stateSab: this.state.sab, port: ch.port1, arenas, inline: srv.pool === null,
+      slotTableSab: srv.slotTable.buffer as SharedArrayBuffer, settings,
+      logSab: srv.durability.persistence.log.sab, persistSab: srv.durability.flags.buffer as SharedArrayBuffer,
+    };
+    const worker = new Worker(path.join(__dirname, '..', 'scripting', 'script-worker.js'), { workerData: data, transferList: [ch.port1] });
+    worker.on('error', (err) => {
+      log.fatal({ err: err.stack ?? String(err) }, 'Script thread crashed');
+      process.exit(1);
+    });
+    worker.on('exit', (code) => {
+      if (this.stopping) return;
+      log.fatal({ code }, 'Script thread exited');
+      process.exit(1);
+    });
+    this.starting = new Promise<void>((resolve) => {
+      worker.once('message', () => {
+        this.worker = worker;
+        worker.unref();
+        resolve();
+        this.next();
+      });
+    });
+  }
+
+  /**
+   * Shutdown: a running script is stopped even if it wrote (SHUTDOWN NOSAVE), since a thread
+   * spinning in Lua cannot be terminated from outside: the count hook sees the kill bit.
+   */
+  async stop(): Promise<void> {
+    if (this.worker === null) return;
+    this.stopping = true;
+    Atomics.or(this.state.i32, ST_STATUS, STATUS_KILL);
+    for (let i = 0; i < 100 && this.state.running(); i++) await new Promise((r) => setTimeout(r, 10));
+    await this.worker.terminate();
+  }
+}
+
+function hasArg(buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number, lower: string): boolean {
+  for (let i = 1; i < argc; i++) {
+    if (ae[i] - as[i] !== lower.length) continue;
+    let k = 0;
+    while (k < lower.length && (buf[as[i] + k] | 0x20) === lower.charCodeAt(k)) k++;
+    if (k === lower.length) return true;
+  }
+  return false;
+}
