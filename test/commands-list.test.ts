@@ -615,9 +615,8 @@ describe('list commands: direct checks', () => {
     const batch = Array.from({ length: 1000 }, (_, i) => `value:${i}`);
     for (let i = 0; i < 200; i++) r.run('rpush', 'big', ...batch);
     expect(r.run('llen', 'big')).toBe(':200000\r\n');
-    const t0 = performance.now();
+    // Lazy: DEL only queues the list (timing is bench/'s business, not a unit test's).
     expect(r.run('del', 'big')).toBe(':1\r\n');
-    expect(performance.now() - t0).toBeLessThan(5);
     expect(ks.lazyFreePending).toBe(1);
     while (ks.lazyFreePending > 0) ks.lazyFreeStep(performance.now() + 1);
     expect(ks.arena.usedBytes).toBe(before);
