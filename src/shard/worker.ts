@@ -167,6 +167,8 @@ function main(): void {
     let answer = '{}';
     if (msg.op === 'set') {
       applyShardSetting(msg.name!, msg.value!);
+      // The batch copied the flags at its start: commands after this record see the new ones.
+      ctx.notifyFlags = shardSettings.notifyFlags;
       // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory): from the idle loop.
       if (msg.name === 'maxmemory' || msg.name === 'maxmemory-policy') evictor.running = evictConfig.maxmemory !== 0;
     } else if (msg.op === 'stats') answer = JSON.stringify({ expiredKeys: ks.expiredKeys });
