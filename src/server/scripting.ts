@@ -151,8 +151,10 @@ export class ScriptHost {
       return SCRIPT_PASS;
     }
     if (this.storeJobs === 0) return SCRIPT_PASS;
-    // Another script waits its turn in the host's queue rather than with the held clients.
-    if (ScriptHost.routes(spec)) return SCRIPT_PASS;
+    // Another script waits its turn in the host's queue rather than with the held clients,
+    // unless clients are held already: then it queues behind them, in arrival order (a lock
+    // holder's GET must not be overtaken forever by other clients' retried lock scripts).
+    if (this.srv.isScriptCommand(spec) && !this.srv.hasPostponed()) return SCRIPT_PASS;
     // Until the threshold nothing that needs the dataset runs (Redis reads nothing from its
     // clients meanwhile), and a kill waits for it too; io-thread commands go on with shards.
     if (this.storeHeld || !this.srv.isLocal(spec)) return SCRIPT_POSTPONE;

@@ -951,6 +951,16 @@ export class Server {
     this.deferred = true;
   }
 
+  /** Are clients waiting with postponed input (CLIENT PAUSE, or a script holding the dataset)? */
+  hasPostponed(): boolean {
+    return this.postponed.length > 0;
+  }
+
+  /** Does this command run on the script thread? */
+  isScriptCommand(spec: CommandSpec): boolean {
+    return this.route[spec.id] === ROUTE_SCRIPT;
+  }
+
   /** Does this command run on the io thread (as opposed to a shard or the script thread)? */
   isLocal(spec: CommandSpec): boolean {
     return this.route[spec.id] === ROUTE_LOCAL;
