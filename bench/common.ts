@@ -1,6 +1,7 @@
-// Small helpers the bench scripts share (bench/run.ts, bench/persistence.ts).
+// Small helpers the bench scripts share (run.ts, persistence.ts, coordination.ts, memory.ts).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** A --name option as an integer >= min, or an error naming the option. */
 export function intOption(name: string, s: string, min: number): number {
@@ -38,4 +39,23 @@ export function procStatusBytes(pid: number, field: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** Print the report and write it to `out` (relative to `root`, directories made); returns the path written. */
+export function writeReport(md: string[], root: string, out: string): string {
+  const text = md.join('\n');
+  process.stdout.write(text + '\n');
+  const outPath = path.resolve(root, out);
+  fs.mkdirSync(path.dirname(outPath), { recursive: true });
+  fs.writeFileSync(outPath, text + '\n');
+  return outPath;
+}
+
+/** Run a bench script's main when it is the entry point, exiting 1 with its stack on failure. */
+export function runBenchMain(mod: NodeModule, name: string, main: () => Promise<void>): void {
+  if (require.main !== mod) return;
+  main().catch((err: unknown) => {
+    process.stderr.write(`[${name}] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
 import { RawClient, ReplyScanner, encodeCommand, escapeBytes } from '../test/helpers/resp';
-import { intOption, listOption, shellWord, versionOf } from './common';
+import { intOption, listOption, runBenchMain, shellWord, versionOf, writeReport } from './common';
 import { parseBenchmarkCsv } from './run';
 
 const TESTS = ['evalsha', 'publish', 'multi'] as const;
@@ -651,17 +651,7 @@ async function main(): Promise<void> {
   }
   if (failures.length) md.push('Failures:', ...failures, '');
 
-  const text = md.join('\n');
-  process.stdout.write(text + '\n');
-  const outPath = path.resolve(root, o.out);
-  fs.mkdirSync(path.dirname(outPath), { recursive: true });
-  fs.writeFileSync(outPath, text + '\n');
-  log(`written to ${path.relative(root, outPath)}`);
+  log(`written to ${path.relative(root, writeReport(md, root, o.out))}`);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`[coordination] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runBenchMain(module, 'coordination', main);

@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ServerHandle, startRedis, startSabre } from '../test/helpers/servers';
-import { intOption, listOption, procStatusBytes, shellWord, versionOf } from './common';
+import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, versionOf, writeReport } from './common';
 
 interface Shape { name: string; keyLen: number; valueLen: number }
 const SHAPES: Record<string, Shape> = {
@@ -272,12 +272,8 @@ async function main(): Promise<void> {
     }
     md.push(...table(rows, sh, o.keys));
   }
-  const text = md.join('\n');
-  console.log(text);
-  if (o.out) (await import('node:fs')).writeFileSync(o.out, text + '\n');
+  if (o.out) writeReport(md, process.cwd(), o.out);
+  else process.stdout.write(md.join('\n') + '\n');
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runBenchMain(module, 'memory', main);

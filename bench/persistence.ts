@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REDIS_SERVER, ServerHandle, freePort, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
 import { parseBenchmarkCsv } from './run';
-import { intOption, listOption, procStatusBytes, shellWord, versionOf } from './common';
+import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, versionOf, writeReport } from './common';
 
 type Mode = 'off' | 'everysec' | 'always';
 
@@ -1022,17 +1022,7 @@ async function main(): Promise<void> {
   }
   md.push(`Total run time: ${((performance.now() - t0) / 1000).toFixed(0)} s.`, '');
 
-  const text = md.join('\n');
-  process.stdout.write(text + '\n');
-  const outPath = path.resolve(root, o.out);
-  fs.mkdirSync(path.dirname(outPath), { recursive: true });
-  fs.writeFileSync(outPath, text + '\n');
-  log(`written to ${path.relative(root, outPath)}`);
+  log(`written to ${path.relative(root, writeReport(md, root, o.out))}`);
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`[persistence] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runBenchMain(module, 'persistence', main);

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
-import { intOption, listOption, procStatusBytes, shellWord, versionOf } from './common';
+import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, versionOf, writeReport } from './common';
 
 interface Options {
   n: number;
@@ -413,18 +413,7 @@ async function main(): Promise<void> {
     md.push('', 'bytes/key = (after - before) / keys; used_memory from `INFO memory`, RSS from /proc/<pid>/status (all threads).', '');
   }
 
-  const text = md.join('\n');
-  process.stdout.write(text + '\n');
-  const outPath = path.resolve(root, o.out);
-  fs.mkdirSync(path.dirname(outPath), { recursive: true });
-  fs.writeFileSync(outPath, text + '\n');
-  log(`written to ${path.relative(root, outPath)}`);
+  log(`written to ${path.relative(root, writeReport(md, root, o.out))}`);
 }
 
-
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runBenchMain(module, 'bench', main);
