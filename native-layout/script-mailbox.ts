@@ -19,7 +19,6 @@ export const MB_SEGS = 11; // reply: segment announcements waiting on the port, 
 export const MB_DIRTY = 12; // reply: changes made (server dirty counter delta)
 export const MB_REP_PORT = 13; // reply: 1 when the reply payload is on the port instead
 export const MB_USEC = 14; // reply: execution time, µs
-export const MB_DB_AFTER = 15; // reply: the database after the commands (SELECT in a script does not leak; MULTI's may)
 export const MB_FUNCS = 16; // reply: 1 when the function libraries changed; their FUNCTION DUMP (or null) is on the port after the segments
 export const MB_CB_OP = 17; // callback: MBC_* (what the script thread asks of the io thread mid-script)
 export const MB_CB_LEN = 18; // callback: payload bytes in the callback buffer (-1: on the port)

@@ -14,6 +14,26 @@ export class ExecContext {
   argStart: Int32Array = new Int32Array(0);
   argEnd: Int32Array = new Int32Array(0);
   argc = 0;
+
+  /**
+   * Take arguments encoded as (u32 length, bytes) each from `off` in `buf` (the shard rings'
+   * and the script mailbox's encoding); returns the offset after the last one.
+   */
+  layEncodedArgs(buf: Buffer, off: number, argc: number): number {
+    if (this.argStart.length < argc) {
+      this.argStart = new Int32Array(Math.max(argc, this.argStart.length * 2, 16));
+      this.argEnd = new Int32Array(this.argStart.length);
+    }
+    for (let i = 0; i < argc; i++) {
+      const len = buf.readUInt32LE(off);
+      this.argStart[i] = off + 4;
+      this.argEnd[i] = off + 4 + len;
+      off += 4 + len;
+    }
+    this.buf = buf;
+    this.argc = argc;
+    return off;
+  }
   /** Selected database of the calling client. */
   db = 0;
   /** Command time in ms (Redis's commandTimeSnapshot): fixed for the whole command. */

@@ -28,7 +28,7 @@ import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { dumpFunctions, initScripting } from './scripts';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
-  MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DB, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DB_AFTER, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
+  MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DB, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
   MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RESP, MB_SEGS, MB_STATE, MB_SYNC, MB_USEC,
   MB_WRITES_LEN,
 } from '../../native-layout/script-mailbox';
@@ -135,22 +135,6 @@ async function main(): Promise<void> {
     return mb[MB_CB_RESULT];
   };
 
-  function layArgs(buf: Buffer, off: number, argc: number): number {
-    if (ctx.argStart.length < argc) {
-      ctx.argStart = new Int32Array(Math.max(argc, ctx.argStart.length * 2, 16));
-      ctx.argEnd = new Int32Array(ctx.argStart.length);
-    }
-    for (let i = 0; i < argc; i++) {
-      const len = buf.readUInt32LE(off);
-      ctx.argStart[i] = off + 4;
-      ctx.argEnd[i] = off + 4 + len;
-      off += 4 + len;
-    }
-    ctx.buf = buf;
-    ctx.argc = argc;
-    return off;
-  }
-
   /** Take in what the io thread queued on the port: segment lists, settings. */
   function takeSync(n: number): void {
     for (let i = 0; i < n; i++) {
@@ -188,7 +172,7 @@ async function main(): Promise<void> {
       const cmdId = payload.readUInt32LE(off);
       const argc = payload.readUInt32LE(off + 4);
       const spec = specs[cmdId];
-      off = layArgs(payload, off + MB_CMD_HEADER, argc);
+      off = ctx.layEncodedArgs(payload, off + MB_CMD_HEADER, argc);
       w.resp = resp;
       ctx.now = Date.now();
       ctx.retry = false;
@@ -228,7 +212,6 @@ async function main(): Promise<void> {
     }
     mb[MB_DIRTY] = ctx.dirty - dirty0;
     mb[MB_USEC] = Math.round(usec);
-    mb[MB_DB_AFTER] = ctx.db;
     mb[MB_REP_LEN] = w.len;
     mb[MB_EVT_LEN] = events.len;
     mb[MB_WRITES_LEN] = writes.len;

@@ -130,22 +130,6 @@ function main(): void {
     if (Atomics.load(persistFlags, PERSIST_FSYNC_ALWAYS) !== 0) while (!log.waitDurable(pos, 1000)) { /* disk stalled: keep waiting */ }
   }
 
-  /** Lay a command's args (u32 len + bytes each, from `off` in `buf`) into ctx. */
-  function layArgs(buf: Buffer, off: number, argc: number): void {
-    if (ctx.argStart.length < argc) {
-      ctx.argStart = new Int32Array(Math.max(argc, ctx.argStart.length * 2, 16));
-      ctx.argEnd = new Int32Array(ctx.argStart.length);
-    }
-    for (let i = 0; i < argc; i++) {
-      const len = buf.readUInt32LE(off);
-      ctx.argStart[i] = off + 4;
-      ctx.argEnd[i] = off + 4 + len;
-      off += 4 + len;
-    }
-    ctx.buf = buf;
-    ctx.argc = argc;
-  }
-
   function park(txn: number): void {
     // Effects and snapshot chunks so far go to the log before the io thread's (ordering).
     persist.flush();
@@ -204,9 +188,9 @@ function main(): void {
         while (m === undefined) m = receiveMessageOnPort(side);
         // Structured clone turns a Buffer into a plain Uint8Array.
         const u = m.message as Uint8Array;
-        layArgs(Buffer.from(u.buffer, u.byteOffset, u.byteLength), 0, argc);
+        ctx.layEncodedArgs(Buffer.from(u.buffer, u.byteOffset, u.byteLength), 0, argc);
       } else {
-        layArgs(d, tail + REQ_ARGS, argc);
+        ctx.layEncodedArgs(d, tail + REQ_ARGS, argc);
       }
       if (kind === KIND_CONTROL) {
         control();
