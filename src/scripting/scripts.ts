@@ -198,12 +198,7 @@ export class ScriptRuntime implements LuaHost {
     inner.retry = false;
     const dirty = inner.dirty;
     if (!this.exec!.run(spec.id)) {
-      const name = spec.parent ? spec.parent.name : spec.name;
-      if (name === 'select') this.select(inner);
-      else if ((name === 'publish' || name === 'spublish') && this.publish !== null) {
-        w.integer(this.publish(name === 'spublish', buf, as[1], ae[1], as[2], ae[2]));
-      }
-      else if (!scriptLocalCommand(name, inner)) {
+      if (!this.localCommand(spec.parent ? spec.parent.name : spec.name, inner)) {
         this.callError = 'Unknown Redis command called from script';
         return CALL_ERROR;
       }
@@ -302,6 +297,40 @@ export class ScriptRuntime implements LuaHost {
     }
     this.readOnly = ro || (!(flags & SCRIPT_FLAG_EVAL_COMPAT_MODE) && (flags & SCRIPT_FLAG_NO_WRITES) !== 0);
     return null;
+  }
+
+  /**
+   * Commands a script may call whose handlers live on the io thread in Sabre: the stateless
+   * ones and SELECT are answered here, PUBLISH goes to the io thread. False if `name` is none.
+   */
+  private localCommand(name: string, c: ExecContext): boolean {
+    const w = c.w;
+    switch (name) {
+      case 'ping':
+        if (c.argc === 1) w.simple('PONG');
+        else w.bulk(c.buf, c.argStart[1], c.argEnd[1]);
+        return true;
+      case 'echo':
+        w.bulk(c.buf, c.argStart[1], c.argEnd[1]);
+        return true;
+      case 'time': {
+        const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+        w.arrayHeader(2);
+        w.bulkString(String(us / 1000000n));
+        w.bulkString(String(us % 1000000n));
+        return true;
+      }
+      case 'select':
+        this.select(c);
+        return true;
+      case 'publish':
+      case 'spublish':
+        if (this.publish === null) return false;
+        w.integer(this.publish(name === 'spublish', c.buf, c.argStart[1], c.argEnd[1], c.argStart[2], c.argEnd[2]));
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** SELECT inside a script: later calls use that database; the caller's stays as it was. */
@@ -477,32 +506,6 @@ function checkNumKeys(c: ExecContext): string | null {
   if (n > c.argc - 3) return "ERR Number of keys can't be greater than number of args";
   if (n < 0) return "ERR Number of keys can't be negative";
   return null;
-}
-
-/**
- * Commands a script may call whose handlers live on the io thread in Sabre; the
- * stateless ones are answered here. False if name is not one of them.
- */
-function scriptLocalCommand(name: string, c: ExecContext): boolean {
-  const w = c.w;
-  switch (name) {
-    case 'ping':
-      if (c.argc === 1) w.simple('PONG');
-      else w.bulk(c.buf, c.argStart[1], c.argEnd[1]);
-      return true;
-    case 'echo':
-      w.bulk(c.buf, c.argStart[1], c.argEnd[1]);
-      return true;
-    case 'time': {
-      const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
-      w.arrayHeader(2);
-      w.bulkString(String(us / 1000000n));
-      w.bulkString(String(us % 1000000n));
-      return true;
-    }
-    default:
-      return false;
-  }
 }
 
 // ---------------------------------------------------------------- the thread's runtime

@@ -262,6 +262,38 @@ export function execShardMask(srv: Server, m: MultiState, ws: WatchSet | null): 
 
 /** Blocking commands inside EXEC answer as if they timed out at once (Redis's CLIENT_DENY_BLOCKING). */
 /**
+ * One command of an EXEC block on the io thread (srv.ctx.store already set), its reply
+ * appended to the io writer: blocking commands answer at once, WATCHed keys of a write are
+ * touched. True when it was a write that changed data (q.db then holds its database).
+ */
+export function runQueuedCommand(srv: Server, cl: Client, q: QueuedCommand, db: number, resp: 2 | 3, op: number): boolean {
+  const c = srv.ctx, w = srv.w;
+  c.buf = q.buf;
+  c.argStart = q.argStart;
+  c.argEnd = q.argEnd;
+  c.argc = q.argc;
+  c.db = db;
+  c.now = Date.now();
+  c.retry = false;
+  w.resp = resp;
+  const start = w.len;
+  const dirty0 = c.dirty;
+  const t0 = performance.now();
+  srv.runQueued(cl, q.spec);
+  if (c.blocked) {
+    c.blocked = false;
+    w.len = start;
+    replyNotBlocking(c, q.spec.name);
+  }
+  srv.accountCommand(q.spec.id, (performance.now() - t0) * 1000, w.buf, start, w.len);
+  if (c.dirty === dirty0) return false;
+  if (srv.watch.active) srv.watch.touchCommand(c.db, q.spec, q.buf, q.argStart, q.argEnd, q.argc, op);
+  if ((q.spec.flags & CMD_WRITE) === 0) return false;
+  q.db = c.db;
+  return true;
+}
+
+/**
  * EXEC proper, writing its whole reply to the io writer: EXECABORT, a null array when a
  * watched key changed, or every queued command's reply. The store must be safe to use
  * (inline, or every involved shard parked).
@@ -288,34 +320,10 @@ export function execMulti(srv: Server, cl: Client, store: Store, m: MultiState, 
   // The connection's db and protocol as of the EXEC: a later pipelined SELECT or HELLO may
   // already have run; a block that changes them itself held the client's input (Server.exec).
   for (const q of m.commands) {
-    c.buf = q.buf;
-    c.argStart = q.argStart;
-    c.argEnd = q.argEnd;
-    c.argc = q.argc;
-    c.db = db;
-    c.now = Date.now();
-    c.retry = false;
-    w.resp = resp;
-    const start = w.len;
-    const dirty0 = c.dirty;
-    const t0 = performance.now();
-    srv.runQueued(cl, q.spec);
+    if (runQueuedCommand(srv, cl, q, db, resp, op)) (writes ??= []).push(q);
     if (m.hasLocal) {
       db = cl.db;
       resp = cl.resp;
-    }
-    if (c.blocked) {
-      c.blocked = false;
-      w.len = start;
-      replyNotBlocking(c, q.spec.name);
-    }
-    srv.accountCommand(q.spec.id, (performance.now() - t0) * 1000, w.buf, start, w.len);
-    if (c.dirty !== dirty0) {
-      if (srv.watch.active) srv.watch.touchCommand(c.db, q.spec, q.buf, q.argStart, q.argEnd, q.argc, op);
-      if ((q.spec.flags & CMD_WRITE) !== 0) {
-        q.db = c.db;
-        (writes ??= []).push(q);
-      }
     }
   }
   sink?.endMulti();

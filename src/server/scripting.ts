@@ -19,13 +19,12 @@ import type { Client } from './client';
 import { log } from './logger';
 import { CMD_ALLOW_BUSY, CommandSpec, commandById } from '../commands/table';
 import { ExecContext, saveArgs } from '../commands/context';
-import { replyNotBlocking } from '../commands/blocking';
 import { ReplyWriter } from '../protocol/resp-writer';
 import type { Arena, SegmentMessage } from '../store/arena';
 import type { Store } from '../store/store';
 import { publishShardEvents } from './notifications';
 import { publish } from './pubsub';
-import { EXECABORT, MultiState, QueuedCommand, WatchSet, watchedKeysChanged } from './multi';
+import { EXECABORT, MultiState, QueuedCommand, WatchSet, runQueuedCommand, watchedKeysChanged } from './multi';
 import { PERSIST_AOF_ON } from '../persistence/flags';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import {
@@ -62,6 +61,8 @@ interface ExecRun {
   /** Commands of the segment on the script thread now. */
   segment: number;
   out: ReplyWriter;
+  /** Writes of its io-thread commands, for waking blocked clients at the end. */
+  localWrites: QueuedCommand[] | null;
 }
 
 interface ScriptJob {
@@ -231,7 +232,7 @@ export class ScriptHost {
   /** EXEC of a block holding a script (Server.exec); the reply comes when it ran. */
   submitExec(cl: Client, seq: number, silent: boolean, spec: CommandSpec, m: MultiState, ws: WatchSet | null, op: number): void {
     cl.inFlight++;
-    const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024) };
+    const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024), localWrites: null };
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op,
     });
@@ -322,7 +323,7 @@ export class ScriptHost {
       this.execContinue(job, store);
       return;
     }
-    this.finish(job, x.out.buf, 0, x.out.len, 0);
+    this.finish(job, x.out.buf, 0, x.out.len);
   }
 
   /**
@@ -344,19 +345,7 @@ export class ScriptHost {
       const c = srv.ctx, w = srv.w;
       const saved = c.store, start = w.len;
       c.store = store;
-      c.buf = q.buf;
-      c.argStart = q.argStart;
-      c.argEnd = q.argEnd;
-      c.argc = q.argc;
-      c.db = x.db;
-      c.now = Date.now();
-      w.resp = x.resp;
-      srv.runQueued(cl, q.spec);
-      if (c.blocked) {
-        c.blocked = false;
-        w.len = start;
-        replyNotBlocking(c, q.spec.name);
-      }
+      if (runQueuedCommand(srv, cl, q, x.db, x.resp, x.op)) (x.localWrites ??= []).push(q);
       x.db = cl.db;
       x.resp = cl.resp;
       c.store = saved;
@@ -364,7 +353,7 @@ export class ScriptHost {
       w.len = start;
       x.next++;
     }
-    this.finish(job, x.out.buf, 0, x.out.len, 0);
+    this.finish(job, x.out.buf, 0, x.out.len);
   }
 
   // ---- the mailbox ------------------------------------------------------------------------
@@ -503,14 +492,14 @@ export class ScriptHost {
       this.applyWrites(writes, job.op, false);
       this.pendingWrites.push(writes);
     }
-    this.finish(job, reply, 0, reply.length, usec);
+    this.finish(job, reply, 0, reply.length);
   }
 
   /** The job's writes, for waking blocked clients once the dataset is released. */
   private pendingWrites: Buffer[] = [];
 
   /** Release the dataset, answer the client, then let the next job (and held clients) go. */
-  private finish(job: ScriptJob, reply: Uint8Array, start: number, end: number, _usec: number): void {
+  private finish(job: ScriptJob, reply: Uint8Array, start: number, end: number): void {
     const srv = this.srv;
     if (this.busyTimer !== null) clearTimeout(this.busyTimer);
     this.busyTimer = null;
@@ -530,6 +519,8 @@ export class ScriptHost {
       srv.flushClient(cl);
     }
     // Clients blocked on keys the script wrote get their turn now.
+    const local = job.exec?.localWrites;
+    if (local && srv.blocking.active) for (const q of local) srv.blocking.signalCommandKeys(q.db, q.spec, q.buf, q.argStart, q.argEnd, q.argc);
     if (this.pendingWrites.length > 0) {
       const all = this.pendingWrites;
       this.pendingWrites = [];
