@@ -193,3 +193,19 @@ export const ERR_NOT_FLOAT = 'ERR value is not a valid float';
 export const ERR_OVERFLOW = 'ERR increment or decrement would overflow';
 export const ERR_NO_SUCH_KEY = 'ERR no such key';
 export const ERR_DB_INDEX = 'ERR DB index is out of range';
+
+/** Redis's addReplySubcommandSyntaxError: a known subcommand with arguments its parser rejects. */
+export function subcommandSyntaxError(c: ExecContext): void {
+  const sub = c.buf.toString('utf8', c.argStart[1], Math.min(c.argEnd[1], c.argStart[1] + 128));
+  c.w.error(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try ${c.argString(0).toUpperCase()} HELP.`);
+}
+
+/** Redis's addReplyHelp: a header naming the command as typed, the lines, then HELP. */
+export function replyHelp(c: ExecContext, lines: readonly string[]): void {
+  const w = c.w;
+  w.arrayHeader(lines.length + 3);
+  w.simple(`${c.argString(0).toUpperCase()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`);
+  for (const l of lines) w.simple(l);
+  w.simple('HELP');
+  w.simple('    Prints this help.');
+}

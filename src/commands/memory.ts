@@ -10,7 +10,7 @@
  * (src/server/memory.ts); the ones here only answer when a shard is asked directly
  * (a script's redis.call), from what that thread can see.
  */
-import { ExecContext, ERR_SYNTAX, ERR_NOT_INTEGER, defineCommand } from './context';
+import { ExecContext, ERR_SYNTAX, ERR_NOT_INTEGER, defineCommand, replyHelp, subcommandSyntaxError } from './context';
 import type { Keyspace } from '../store/keyspace';
 import type { Arena } from '../store/arena';
 import { blockSize } from '../store/arena';
@@ -56,22 +56,6 @@ export const MEMORY_HELP: readonly string[] = [
 
 /** What Redis answers to MEMORY MALLOC-STATS without jemalloc. */
 export const MALLOC_STATS_TEXT = 'Stats not supported for the current allocator';
-
-/** Redis's addReplyHelp for MEMORY. */
-export function replyMemoryHelp(c: ExecContext): void {
-  const w = c.w;
-  w.arrayHeader(MEMORY_HELP.length + 3);
-  w.simple(`${c.argString(0).toUpperCase()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`);
-  for (const l of MEMORY_HELP) w.simple(l);
-  w.simple('HELP');
-  w.simple('    Prints this help.');
-}
-
-/** Redis's addReplySubcommandSyntaxError. */
-export function memorySyntaxError(c: ExecContext): void {
-  const sub = c.buf.toString('utf8', c.argStart[1], Math.min(c.argEnd[1], c.argStart[1] + 128));
-  c.w.error(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try ${c.argString(0).toUpperCase()} HELP.`);
-}
 
 function seg(addr: number): number {
   return addr >>> ADDR_OFFSET_BITS;
@@ -195,7 +179,7 @@ function storeUsedBytes(c: ExecContext): number {
  * for a script's redis.call on a shard, and the io thread answers them otherwise.
  */
 function memoryCommand(c: ExecContext): void {
-  if (c.argc === 2 && c.argIs(1, 'help')) return replyMemoryHelp(c);
+  if (c.argc === 2 && c.argIs(1, 'help')) return replyHelp(c, MEMORY_HELP);
   if (c.argc >= 3 && c.argIs(1, 'usage')) return memoryUsage(c);
   if (c.argc === 2 && c.argIs(1, 'purge')) return c.w.ok();
   if (c.argc === 2 && c.argIs(1, 'malloc-stats')) return c.w.bulkString(MALLOC_STATS_TEXT);
@@ -214,7 +198,7 @@ function memoryCommand(c: ExecContext): void {
     c.w.integer(keys);
     return;
   }
-  memorySyntaxError(c);
+  subcommandSyntaxError(c);
 }
 
 /** getMemoryDoctorReport's texts (Redis 7.0, object.c). */

@@ -8,7 +8,7 @@
 import type { Server } from './server';
 import { Client, REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT } from './client';
 import type { ExecContext } from '../commands/context';
-import { ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_SYNTAX } from '../commands/context';
+import { ERR_DB_INDEX, ERR_NOT_INTEGER, ERR_SYNTAX, replyHelp, subcommandSyntaxError } from '../commands/context';
 import type { CommandSpec } from '../commands/table';
 import { commandCommand } from '../commands/command-command';
 import { parseInt64, parsed } from '../util/numbers';
@@ -41,21 +41,6 @@ export function int64Arg(c: ExecContext, i: number): number | null {
   return parsed.isBig ? Number(parsed.big) : parsed.int;
 }
 
-/** Redis's addReplySubcommandSyntaxError: a known subcommand with arguments its parser rejects. */
-export function subcommandSyntaxError(c: ExecContext): void {
-  const sub = c.buf.toString('utf8', c.argStart[1], Math.min(c.argEnd[1], c.argStart[1] + 128));
-  c.w.error(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try ${c.argString(0).toUpperCase()} HELP.`);
-}
-
-/** Redis's addReplyHelp: a header naming the command as typed, the lines, then HELP. */
-export function replyHelp(c: ExecContext, lines: readonly string[]): void {
-  const w = c.w;
-  w.arrayHeader(lines.length + 3);
-  w.simple(`${c.argString(0).toUpperCase()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`);
-  for (const l of lines) w.simple(l);
-  w.simple('HELP');
-  w.simple('    Prints this help.');
-}
 
 // ---- connection ---------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ import { R_HEADER } from '../../native-layout/record';
 import {
   H_BUMP, H_CUR_SEG, H_FREE_SEG_COUNT, H_LAZYFREE_COUNT, H_NEXT_SEG, SEGMENT_SIZE,
 } from '../../native-layout/arena';
-import { DOCTOR_EMPTY, DOCTOR_OK, replyMemoryHelp } from '../commands/memory';
+import { DOCTOR_EMPTY, DOCTOR_OK, MEMORY_HELP } from '../commands/memory';
+import { replyHelp } from '../commands/context';
 
 type LocalHandler = (srv: Server, cl: Client, c: ExecContext, spec: CommandSpec) => void;
 
@@ -423,5 +424,5 @@ export function registerMemoryCommands(handlers: Map<string, LocalHandler>): voi
     purge();
     c.w.ok();
   });
-  handlers.set('memory|help', (_srv, _cl, c) => replyMemoryHelp(c));
+  handlers.set('memory|help', (_srv, _cl, c) => replyHelp(c, MEMORY_HELP));
 }

@@ -25,7 +25,8 @@ import { stringMatch } from '../util/glob';
 import { log } from './logger';
 import type { LocalHandler } from './local-commands';
 // Used only inside functions: this module and local-commands.ts import each other.
-import { replyHelp, subcommandSyntaxError, clientInfoLine } from './local-commands';
+import { clientInfoLine } from './local-commands';
+import { replyHelp, subcommandSyntaxError } from '../commands/context';
 
 /** A channel, pattern or shard channel with its subscribers. */
 interface Subscribers {

@@ -9,7 +9,8 @@ import type { Server } from './server';
 import type { Client } from './client';
 import type { ExecContext } from '../commands/context';
 import type { CommandSpec } from '../commands/table';
-import { int64Arg, replyHelp, subcommandSyntaxError } from './local-commands';
+import { int64Arg } from './local-commands';
+import { replyHelp, subcommandSyntaxError } from '../commands/context';
 import { slowlogArgv } from './slowlog-argv';
 
 export { SLOWLOG_ENTRY_MAX_ARGC, SLOWLOG_ENTRY_MAX_STRING } from './slowlog-argv';
