@@ -1115,7 +1115,7 @@ describe('memory across snapshots', () => {
     expect(rss() - after1, `RSS after warm-up ${after1}, file ${fileBytes}`).toBeLessThan(fileBytes * 1.5);
     await closeClient(r);
     await h.stop();
-  });
+  }, 120_000); // up to 11 saves of a 28 MB file on a shared machine
 });
 
 describe('turning the AOF on over an existing snapshot', () => {

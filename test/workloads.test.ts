@@ -188,13 +188,19 @@ describe.each(KINDS)('$name', (kind) => {
 
       let inFlight = 0;
       let maxInFlight = 0;
+      let done = 0;
       const started: string[] = [];
       const w = startWorker(name, p.errors, async (job) => {
         started.push(job.data.tag);
         maxInFlight = Math.max(maxInFlight, ++inFlight);
         await job.progress(50);
-        await sleep(25);
+        // Stay active until as many jobs as the concurrency allows are (a fixed sleep raced
+        // with a loaded machine's slower job fetches); 3 s at most, so a worker that runs
+        // fewer at once still finishes and fails the check below.
+        const t0 = Date.now();
+        while (inFlight < Math.min(4, 12 - done) && Date.now() - t0 < 3000) await sleep(5);
         inFlight--;
+        done++;
         return { square: job.data.n * job.data.n, tag: job.data.tag };
       });
       await until(() => p.completed.size === 12 && w.completed.size === 12, 10_000, '12 completed events', p.errors);
