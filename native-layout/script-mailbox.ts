@@ -7,8 +7,6 @@
 export const MB_STATE = 0; // MB_IDLE / MB_REQUEST / MB_REPLY (Atomics; both sides wait on it)
 export const MB_COUNT = 1; // request: commands in the payload
 export const MB_FLAGS = 2; // request: MBF_* bits
-export const MB_DB = 3; // request: the database the commands start in
-export const MB_RESP = 4; // request: the client's protocol (2 or 3)
 export const MB_NOTIFY = 5; // request: notify-keyspace-events flags in effect
 export const MB_SYNC = 6; // request: messages waiting on the port (segment lists, settings) to take in first
 export const MB_REQ_LEN = 7; // request: payload bytes in the data area; -1 when the payload is on the port
@@ -18,7 +16,7 @@ export const MB_WRITES_LEN = 10; // reply: bytes of the write commands that chan
 export const MB_SEGS = 11; // reply: segment announcements waiting on the port, in order
 export const MB_DIRTY = 12; // reply: changes made (server dirty counter delta)
 export const MB_REP_PORT = 13; // reply: 1 when the reply payload is on the port instead
-export const MB_USEC = 14; // reply: execution time, µs
+export const MB_RUNNING = 14; // while running: index of the command running now (FUNCTION STATS names its client's call)
 export const MB_FUNCS = 16; // reply: 1 when the function libraries changed; their FUNCTION DUMP (or null) is on the port after the segments
 export const MB_CB_OP = 17; // callback: MBC_* (what the script thread asks of the io thread mid-script)
 export const MB_CB_LEN = 18; // callback: payload bytes in the callback buffer (-1: on the port)
@@ -42,8 +40,15 @@ export const MBF_PROPAGATE = 1; // the AOF is on: collect effects
 export const MBF_MULTI = 2; // the commands are (part of) an EXEC block: one MULTI in the AOF, blocking commands answer at once
 
 /**
- * Request payload, per command: u32 cmdId, u32 argc, then argc x (u32 len, bytes).
+ * Request payload, per command: u32 cmdId, u32 argc, u16 db, u16 resp, then argc x (u32 len,
+ * bytes). A request is one client's command, several clients' scripts in a row (inline: they
+ * run back to back with nothing between them), or a run of one EXEC block's commands.
  * Reply payload: replies (MB_REP_LEN bytes), events (MB_EVT_LEN), writes (MB_WRITES_LEN):
- * per write u16 db, u16 cmdId, u32 argc, argc x (u32 len, bytes).
+ * per write u16 db, u16 cmdId, u16 command index, u16 0, u32 argc, argc x (u32 len, bytes);
+ * then per command u32 reply end (offset in the replies), f32 execution time in µs.
  */
-export const MB_CMD_HEADER = 8;
+export const MB_CMD_HEADER = 12;
+export const MB_WRITE_HEADER = 12;
+export const MB_REPLY_INDEX_ENTRY = 8;
+/** Most scripts of several clients sent in one request. */
+export const MB_MAX_BATCH = 64;

@@ -115,6 +115,26 @@ describe.each(MODES)('scripting served by sabre %s', (_label, args) => {
     expect(await reader.mget(...keys)).toEqual(keys.map(() => '150'));
   });
 
+  it('scripts of many clients, pipelined: each client gets its own replies, in order', async () => {
+    const clients = Array.from({ length: 8 }, () => conn());
+    const body = "return {KEYS[1], redis.call('INCR', KEYS[1]), ARGV[1]}";
+    await Promise.all(clients.map(async (c, i) => {
+      await c.del(`many:${i}`);
+      const p = c.pipeline();
+      for (let n = 1; n <= 50; n++) {
+        p.eval(body, 1, `many:${i}`, String(n));
+        if (n % 10 === 0) p.get(`many:${i}`);
+      }
+      const replies = (await p.exec())!.map(([err, v]) => (err ? err.message : v));
+      const want: unknown[] = [];
+      for (let n = 1; n <= 50; n++) {
+        want.push([`many:${i}`, n, String(n)]);
+        if (n % 10 === 0) want.push(String(n));
+      }
+      expect(replies).toEqual(want);
+    }));
+  });
+
   it('script writes wake blocked clients, abort WATCH of others and raise keyspace events', async () => {
     const a = conn(), b = conn(), sub = conn();
     await a.config('SET', 'notify-keyspace-events', 'KEA');

@@ -28,8 +28,8 @@ import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { dumpFunctions, initScripting } from './scripts';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
-  MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DB, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
-  MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RESP, MB_SEGS, MB_STATE, MB_SYNC, MB_USEC,
+  MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
+  MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REPLY_INDEX_ENTRY, MB_REQ_LEN, MB_RUNNING, MB_SEGS, MB_STATE, MB_SYNC, MB_WRITE_HEADER,
   MB_WRITES_LEN,
 } from '../../native-layout/script-mailbox';
 
@@ -97,16 +97,21 @@ async function main(): Promise<void> {
 
   // The writes of a request: every command that changed data, a script's own calls included.
   const writes = new Bytes();
+  // Where each command's reply ends, and its time.
+  const replyIndex = new Bytes();
+  let cmdIndex = 0;
   function noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
-    let n = 8;
+    let n = MB_WRITE_HEADER;
     for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
     writes.reserve(n);
     const b = writes.buf;
     let p = writes.len;
     b.writeUInt16LE(db, p);
     b.writeUInt16LE(spec.id, p + 2);
-    b.writeUInt32LE(argc, p + 4);
-    p += 8;
+    b.writeUInt16LE(cmdIndex, p + 4);
+    b.writeUInt16LE(0, p + 6);
+    b.writeUInt32LE(argc, p + 8);
+    p += MB_WRITE_HEADER;
     for (let i = 0; i < argc; i++) {
       const len = ae[i] - as[i];
       b.writeUInt32LE(len, p);
@@ -149,7 +154,7 @@ async function main(): Promise<void> {
   let functionsSent = 0;
   function handle(): void {
     takeSync(mb[MB_SYNC]);
-    const count = mb[MB_COUNT], flags = mb[MB_FLAGS], resp = mb[MB_RESP] === 3 ? 3 : 2;
+    const count = mb[MB_COUNT], flags = mb[MB_FLAGS];
     let payload: Buffer = mbData;
     let off = 0;
     if (mb[MB_REQ_LEN] < 0) {
@@ -160,23 +165,26 @@ async function main(): Promise<void> {
     }
     ctx.propagating = (flags & MBF_PROPAGATE) !== 0;
     ctx.notifyFlags = mb[MB_NOTIFY];
-    ctx.db = mb[MB_DB];
     w.reset();
+    replyIndex.len = 0;
+    replyIndex.reserve(count * MB_REPLY_INDEX_ENTRY);
     events.len = 0;
     writes.len = 0;
     const dirty0 = ctx.dirty;
     const multi = (flags & MBF_MULTI) !== 0;
     if (multi && ctx.propagating) persist.sink.beginMulti();
-    const t0 = performance.now();
     for (let k = 0; k < count; k++) {
       const cmdId = payload.readUInt32LE(off);
       const argc = payload.readUInt32LE(off + 4);
+      ctx.db = payload.readUInt16LE(off + 8);
+      w.resp = payload.readUInt16LE(off + 10) === 3 ? 3 : 2;
       const spec = specs[cmdId];
       off = ctx.layEncodedArgs(payload, off + MB_CMD_HEADER, argc);
-      w.resp = resp;
+      cmdIndex = k;
+      mb[MB_RUNNING] = k;
       ctx.now = Date.now();
       ctx.retry = false;
-      const start = w.len, d0 = ctx.dirty;
+      const start = w.len, d0 = ctx.dirty, t0 = performance.now();
       if (!exec.run(cmdId)) w.error(`ERR unknown command '${spec.name}'`);
       if (ctx.blocked) {
         ctx.blocked = false;
@@ -185,9 +193,12 @@ async function main(): Promise<void> {
       }
       // A script's writes were noted call by call; a plain command's here.
       if (ctx.dirty !== d0 && (spec.flags & CMD_WRITE) !== 0) noteWrite(ctx.db, spec, ctx.buf, ctx.argStart, ctx.argEnd, argc);
+      const ri = replyIndex.len;
+      replyIndex.buf.writeUInt32LE(w.len, ri);
+      replyIndex.buf.writeFloatLE((performance.now() - t0) * 1000, ri + 4);
+      replyIndex.len = ri + MB_REPLY_INDEX_ENTRY;
     }
     if (multi && ctx.propagating) persist.sink.endMulti();
-    const usec = (performance.now() - t0) * 1000;
     // Effects to the log; under appendfsync always the reply waits until they are on disk.
     if (persist.sink.pending || persist.snap.out.len > 0) {
       const pos = persist.flush();
@@ -211,18 +222,18 @@ async function main(): Promise<void> {
       mb[MB_FUNCS] = 1;
     }
     mb[MB_DIRTY] = ctx.dirty - dirty0;
-    mb[MB_USEC] = Math.round(usec);
     mb[MB_REP_LEN] = w.len;
     mb[MB_EVT_LEN] = events.len;
     mb[MB_WRITES_LEN] = writes.len;
-    const total = w.len + events.len + writes.len;
-    if (total <= mbData.length) {
-      w.buf.copy(mbData, 0, 0, w.len);
-      events.buf.copy(mbData, w.len, 0, events.len);
-      writes.buf.copy(mbData, w.len + events.len, 0, writes.len);
+    if (w.len + events.len + writes.len + replyIndex.len <= mbData.length) {
+      let p = w.buf.copy(mbData, 0, 0, w.len);
+      p += events.buf.copy(mbData, p, 0, events.len);
+      p += writes.buf.copy(mbData, p, 0, writes.len);
+      replyIndex.buf.copy(mbData, p, 0, replyIndex.len);
       mb[MB_REP_PORT] = 0;
     } else {
-      port.postMessage(Buffer.concat([w.buf.subarray(0, w.len), events.buf.subarray(0, events.len), writes.buf.subarray(0, writes.len)]));
+      port.postMessage(Buffer.concat([w.buf.subarray(0, w.len), events.buf.subarray(0, events.len),
+        writes.buf.subarray(0, writes.len), replyIndex.buf.subarray(0, replyIndex.len)]));
       mb[MB_REP_PORT] = 1;
     }
     if (w.buf.length > 1 << 20) w.buf = Buffer.allocUnsafe(64 * 1024);

@@ -32,9 +32,9 @@ import {
 } from '../scripting/lua-engine';
 import type { ScriptWorkerData } from '../scripting/script-worker';
 import {
-  MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DB, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
-  MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RESP, MB_SEGS,
-  MB_STATE, MB_SYNC, MB_USEC, MB_WRITES_LEN,
+  MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
+  MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_MAX_BATCH, MB_REPLY_INDEX_ENTRY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RUNNING, MB_SEGS,
+  MB_STATE, MB_SYNC, MB_WRITE_HEADER, MB_WRITES_LEN,
 } from '../../native-layout/script-mailbox';
 
 /** Commands that run on the script thread (their subcommands too, but the KILLs). */
@@ -100,6 +100,8 @@ export class ScriptHost {
   /** FUNCTION DUMP of the libraries loaded now (null: none), written into every snapshot at its cut. */
   functionsDump: Buffer | null = null;
   private current: ScriptJob | null = null;
+  /** The jobs of the request on the script thread: current first (inline, queued scripts go along). */
+  private readonly batch: ScriptJob[] = [];
   /** Inline: the store belongs to the script thread until the job ends. */
   storeHeld = false;
   /** Jobs queued or running that need the dataset. */
@@ -215,7 +217,7 @@ export class ScriptHost {
   submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
     if (spec.name === 'function|stats' && this.current !== null && this.state.running()) {
       const w = this.srv.w, start = w.len;
-      this.runningStats(w, this.current);
+      this.runningStats(w, this.batch[this.mb[MB_RUNNING]] ?? this.current);
       this.srv.deliver(cl, seq, w.buf, start, silent ? start : w.len, true);
       if (silent) w.len = start;
       return;
@@ -296,9 +298,21 @@ export class ScriptHost {
     if (job.needsStore && job.store === null) return;
     this.queue.shift();
     this.current = job;
+    const batch = this.batch;
+    batch.length = 0;
+    batch.push(job);
     if (!job.needsStore) {
-      this.post(job, job.cmd!, 1, 0, job.db, job.resp);
+      this.post(job, 1, 0);
       return;
+    }
+    // Inline, the scripts queued right behind it go in the same request: nothing else can run
+    // between them (every other command is held), and one round trip serves them all.
+    if (job.exec === null && this.srv.pool === null) {
+      while (batch.length < MB_MAX_BATCH && this.queue.length > 0) {
+        const j = this.queue[0];
+        if (!j.needsStore || j.exec !== null || j.propagate !== job.propagate) break;
+        batch.push(this.queue.shift()!);
+      }
     }
     this.busyTimer = setTimeout(() => this.onThreshold(), this.srv.cfg.busyReplyThreshold + 1);
     // This thread's effects so far go to the log before the script's.
@@ -309,7 +323,7 @@ export class ScriptHost {
   /** The dataset is ours: run the job. */
   private begin(job: ScriptJob, store: Store): void {
     if (job.exec === null) {
-      this.post(job, job.cmd!, 1, 0, job.db, job.resp);
+      this.post(job, this.batch.length, 0);
       return;
     }
     const x = job.exec;
@@ -323,7 +337,7 @@ export class ScriptHost {
       this.execContinue(job, store);
       return;
     }
-    this.finish(job, x.out.buf, 0, x.out.len);
+    this.finish(x.out.buf, -1, x.out.len);
   }
 
   /**
@@ -338,7 +352,7 @@ export class ScriptHost {
         let end = x.next + 1;
         while (end < cmds.length && !srv.isLocal(cmds[end].spec)) end++;
         x.segment = end - x.next;
-        this.post(job, null, end - x.next, MBF_MULTI, x.db, x.resp);
+        this.post(job, end - x.next, MBF_MULTI);
         return;
       }
       // An io-thread command (SELECT, PUBLISH, CLIENT...), as execMulti runs it.
@@ -353,13 +367,16 @@ export class ScriptHost {
       w.len = start;
       x.next++;
     }
-    this.finish(job, x.out.buf, 0, x.out.len);
+    this.finish(x.out.buf, -1, x.out.len);
   }
 
   // ---- the mailbox ------------------------------------------------------------------------
 
-  /** Hand commands to the script thread: `cmd`, or `count` of the EXEC block's from its next one. */
-  private post(job: ScriptJob, cmd: QueuedCommand | null, count: number, flags: number, db: number, resp: number): void {
+  /**
+   * Hand commands to the script thread: the batch's (one command per job), or `count` of the
+   * EXEC block's from its next one.
+   */
+  private post(job: ScriptJob, count: number, flags: number): void {
     const srv = this.srv;
     // Segments other threads added since the script thread last looked.
     let sync = 0;
@@ -377,9 +394,9 @@ export class ScriptHost {
     this.pendingSync.length = 0;
     // The payload, in the mailbox or (too big) on the port.
     let size = 0;
-    const first = job.exec === null ? 0 : job.exec.next;
+    const x = job.exec;
     for (let k = 0; k < count; k++) {
-      const q = cmd ?? job.exec!.m.commands[first + k];
+      const q = x !== null ? x.m.commands[x.next + k] : this.batch[k].cmd!;
       size += MB_CMD_HEADER;
       for (let i = 0; i < q.argc; i++) size += 4 + q.argEnd[i] - q.argStart[i];
     }
@@ -387,9 +404,11 @@ export class ScriptHost {
     const dst = inBox ? this.mbData : Buffer.allocUnsafe(size);
     let p = 0;
     for (let k = 0; k < count; k++) {
-      const q = cmd ?? job.exec!.m.commands[first + k];
+      const q = x !== null ? x.m.commands[x.next + k] : this.batch[k].cmd!;
       dst.writeUInt32LE(q.spec.id, p);
       dst.writeUInt32LE(q.argc, p + 4);
+      dst.writeUInt16LE(x !== null ? x.db : this.batch[k].db, p + 8);
+      dst.writeUInt16LE(x !== null ? x.resp : this.batch[k].resp, p + 10);
       p += MB_CMD_HEADER;
       for (let i = 0; i < q.argc; i++) {
         const len = q.argEnd[i] - q.argStart[i];
@@ -403,8 +422,6 @@ export class ScriptHost {
     mb[MB_SYNC] = sync;
     mb[MB_COUNT] = count;
     mb[MB_FLAGS] = flags | (job.propagate && Atomics.load(srv.durability.flags, PERSIST_AOF_ON) !== 0 ? MBF_PROPAGATE : 0);
-    mb[MB_DB] = db;
-    mb[MB_RESP] = resp;
     mb[MB_NOTIFY] = srv.ctx.notifyFlags;
     mb[MB_REQ_LEN] = inBox ? size : -1;
     Atomics.store(mb, MB_STATE, MB_REQUEST);
@@ -468,80 +485,94 @@ export class ScriptHost {
       d = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     }
     const repLen = mb[MB_REP_LEN], evtLen = mb[MB_EVT_LEN], writesLen = mb[MB_WRITES_LEN];
+    const indexAt = repLen + evtLen + writesLen;
     srv.ctx.dirty += mb[MB_DIRTY];
-    const usec = mb[MB_USEC];
     if (evtLen > 0) publishShardEvents(srv, d, repLen, repLen + evtLen);
-    // What the script wrote, kept for after the dataset is released (blocked clients rerun).
-    const writes = writesLen > 0 ? Buffer.from(d.subarray(repLen + evtLen, repLen + evtLen + writesLen)) : null;
+    // What the scripts wrote: WATCH touches now, blocked clients once the dataset is released.
+    if (writesLen > 0) {
+      const writes = Buffer.from(d.subarray(repLen + evtLen, indexAt));
+      this.applyWrites(writes, job.exec !== null ? job.exec.op : -1, false);
+      this.pendingWrites.push(writes);
+    }
+    Atomics.store(mb, MB_STATE, MB_IDLE);
     if (job.exec !== null) {
       const x = job.exec;
       x.out.raw(d, 0, repLen);
       x.next += x.segment;
-      Atomics.store(mb, MB_STATE, MB_IDLE);
-      if (writes !== null) {
-        this.applyWrites(writes, x.op, false);
-        this.pendingWrites.push(writes);
-      }
       this.execContinue(job, job.store!);
       return;
     }
-    srv.accountCommand(job.spec.id, usec, d, 0, repLen);
-    const reply = Buffer.from(d.subarray(0, repLen));
-    Atomics.store(mb, MB_STATE, MB_IDLE);
-    if (writes !== null) {
-      this.applyWrites(writes, job.op, false);
-      this.pendingWrites.push(writes);
+    // The replies stay where they are (mailbox or port buffer) until finish() delivered them.
+    let start = 0;
+    for (let k = 0; k < this.batch.length; k++) {
+      const at = indexAt + k * MB_REPLY_INDEX_ENTRY, end = d.readUInt32LE(at);
+      srv.accountCommand(this.batch[k].spec.id, d.readFloatLE(at + 4), d, start, end);
+      start = end;
     }
-    this.finish(job, reply, 0, reply.length);
+    this.finish(d, indexAt, repLen);
   }
 
   /** The job's writes, for waking blocked clients once the dataset is released. */
   private pendingWrites: Buffer[] = [];
 
-  /** Release the dataset, answer the client, then let the next job (and held clients) go. */
-  private finish(job: ScriptJob, reply: Uint8Array, start: number, end: number): void {
-    const srv = this.srv;
+  /**
+   * Release the dataset, answer the batch's clients (reply k ends at the u32 at
+   * `indexAt + k * 8` of `d`, or the one reply is d[0, len) when indexAt < 0), then let the
+   * next job (and held clients) go.
+   */
+  private finish(d: Buffer, indexAt: number, len: number): void {
+    const srv = this.srv, batch = this.batch, first = batch[0];
     if (this.busyTimer !== null) clearTimeout(this.busyTimer);
     this.busyTimer = null;
-    if (job.needsStore) {
-      this.storeJobs--;
-      if (job.release !== null) job.release();
+    if (first.needsStore) {
+      this.storeJobs -= batch.length;
+      if (first.release !== null) first.release();
       else srv.durability.flushIo();
     }
-    const heldOthers = job.needsStore;
     this.storeHeld = false;
     for (const j of this.queue) if (j.needsStore && srv.pool === null) this.storeHeld = true;
     this.current = null;
-    const cl = job.client;
-    if (cl !== null) {
-      cl.inFlight--;
-      srv.deliver(cl, job.seq, reply, start, job.silent ? start : end, false);
-      srv.flushClient(cl);
+    let start = 0;
+    for (let k = 0; k < batch.length; k++) {
+      const job = batch[k], cl = job.client;
+      const end = indexAt < 0 ? len : d.readUInt32LE(indexAt + k * MB_REPLY_INDEX_ENTRY);
+      if (cl !== null) {
+        cl.inFlight--;
+        srv.deliver(cl, job.seq, d, start, job.silent ? start : end, false);
+        srv.flushClient(cl);
+      }
+      start = end;
     }
-    // Clients blocked on keys the script wrote get their turn now.
-    const local = job.exec?.localWrites;
+    // Clients blocked on keys the scripts wrote get their turn now.
+    const local = first.exec?.localWrites;
     if (local && srv.blocking.active) for (const q of local) srv.blocking.signalCommandKeys(q.db, q.spec, q.buf, q.argStart, q.argEnd, q.argc);
     if (this.pendingWrites.length > 0) {
       const all = this.pendingWrites;
       this.pendingWrites = [];
       for (const writes of all) this.applyWrites(writes, 0, true);
     }
-    if (cl !== null && job.exec !== null && job.exec.m.hasLocal) {
+    const cl = first.client;
+    if (cl !== null && first.exec !== null && first.exec.m.hasLocal) {
       cl.holdInput = false;
       srv.resumeInput(cl);
     }
-    if (heldOthers) srv.resumePostponed();
+    batch.length = 0;
+    if (first.needsStore) srv.resumePostponed();
     this.next();
   }
 
-  /** WATCH touches (`wake` false) or wake-ups of blocked clients (`wake` true) for each write. */
-  private applyWrites(b: Buffer, op: number, wake: boolean): void {
+  /**
+   * WATCH touches (`wake` false; at `execOp`, or at the writing job's place in the dispatch
+   * order when it is -1) or wake-ups of blocked clients (`wake` true) for each write.
+   */
+  private applyWrites(b: Buffer, execOp: number, wake: boolean): void {
     const srv = this.srv;
     if (wake ? !srv.blocking.active : !srv.watch.active) return;
     let p = 0;
     while (p < b.length) {
-      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], argc = b.readUInt32LE(p + 4);
-      p += 8;
+      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], index = b.readUInt16LE(p + 4);
+      const argc = b.readUInt32LE(p + 8);
+      p += MB_WRITE_HEADER;
       if (this.as.length < argc) {
         this.as = new Int32Array(argc * 2);
         this.ae = new Int32Array(argc * 2);
@@ -553,7 +584,7 @@ export class ScriptHost {
         p += 4 + len;
       }
       if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
-      else srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, op);
+      else srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, execOp >= 0 ? execOp : this.batch[index].op);
     }
   }
 
