@@ -59,5 +59,5 @@ export const REPLY_PARKED = 2; // seq holds the transaction id
 export const REPLY_LARGE = 3; // payload is the next message on the side port
 export const REPLY_CONTROL = 4; // payload is a control answer (JSON)
 export const REPLY_BLOCKED = 6; // a blocking command found no data: the io thread blocks the client
-export const REPLY_EVENT = 7; // payload: keyspace notifications of the command whose reply follows (src/server/notifications.ts)
+export const REPLY_EVENT = 7; // payload: keyspace notifications of the command whose reply follows (clientId/seq as its reply; 0 from the cron) (src/server/notifications.ts)
 export const REPLY_SLOWLOG = 5; // payload: the slow command's arguments as slowlog keeps them, (u32 length, bytes) each; seq/client as the command's

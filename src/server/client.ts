@@ -48,6 +48,8 @@ export class Client {
   writeSeq = 0;
   /** Replies that arrived before an earlier one. */
   stash: Map<number, Buffer | null> | null = null;
+  /** Keyspace events of shard commands, by sequence number, published when their reply goes out in order. */
+  heldEvents: Map<number, Buffer> | null = null;
   /** Replies ready for one socket write at the end of the batch (a fresh buffer per write). */
   out: Buffer | null = null;
   outBytes = 0;

@@ -64,7 +64,11 @@ for (const [cls, names] of [
  * The io thread: publish the events of a REPLY_EVENT record, and hand the modified keys to
  * CLIENT TRACKING (shards raise every class while it is on; see tracking.ts).
  */
-export function publishShardEvents(srv: Server, d: Buffer, start: number, end: number): void {
+/** What publishShardEvents does: tell CLIENT TRACKING, publish to subscribers, or both. */
+export const EVENTS_TRACK = 1;
+export const EVENTS_PUBLISH = 2;
+
+export function publishShardEvents(srv: Server, d: Buffer, start: number, end: number, what = EVENTS_TRACK | EVENTS_PUBLISH): void {
   const tracking = srv.tracking;
   const userFlags = effectiveNotifyFlags(srv.cfg.notifyKeyspaceEvents);
   let p = start;
@@ -77,12 +81,12 @@ export function publishShardEvents(srv: Server, d: Buffer, start: number, end: n
     p += 4;
     const cls = EVENT_CLASS.get(event) ?? NOTIFY_GENERIC;
     // Without tracking, shards raise only the selected classes.
-    if (!tracking.on || (userFlags & cls) !== 0) {
+    if ((what & EVENTS_PUBLISH) !== 0 && (!tracking.on || (userFlags & cls) !== 0)) {
       tracking.publishing = true;
       publishKeyspaceEvent(srv, event, db, d, p, p + klen);
       tracking.publishing = false;
     }
-    if (tracking.on && cls !== NOTIFY_KEY_MISS && cls !== NOTIFY_NEW) {
+    if ((what & EVENTS_TRACK) !== 0 && tracking.on && cls !== NOTIFY_KEY_MISS && cls !== NOTIFY_NEW) {
       tracking.shardKeyModified(d, p, p + klen, cls === NOTIFY_EXPIRED || cls === NOTIFY_EVICTED);
     }
     p += klen;

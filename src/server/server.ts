@@ -27,7 +27,7 @@ import { BlockedCommand, BlockingManager } from './blocking';
 import { commandById as allSpecs } from '../commands/table';
 import { pubsubUnsubscribeAll, repliesWithPushes, subscribedModeError } from './pubsub';
 import { Durability } from './durability';
-import { effectiveNotifyFlags, keyspaceEvent } from './notifications';
+import { EVENTS_PUBLISH, effectiveNotifyFlags, keyspaceEvent, publishShardEvents } from './notifications';
 import { H_DIRTY } from '../../native-layout/arena';
 import { CMD_DENYOOM } from '../commands/table';
 import { ERR_OOM, EVICT_FAIL, Evictor, MemoryBudget, evictConfig, evictedKeys, outOfMemory } from '../store/evict';
@@ -423,6 +423,7 @@ export class Server {
    */
   deliver(client: Client, seq: number, src: Uint8Array, start: number, end: number, inWriter: boolean): void {
     if (client.closed) return;
+    if (client.heldEvents !== null && seq === client.writeSeq) this.publishHeldEvents(client, seq);
     // CLIENT TRACKING: what this reply's command read or flushed; invalidations owed to the
     // client itself follow its reply, also when it arrives out of order (src/server/tracking.ts).
     const tracked = this.tracking.on ? this.tracking.onReply(client, seq) : null;
@@ -439,6 +440,7 @@ export class Server {
         let b: Buffer | null | undefined;
         while ((b = stash.get(client.writeSeq)) !== undefined) {
           stash.delete(client.writeSeq);
+          if (client.heldEvents !== null) this.publishHeldEvents(client, client.writeSeq);
           if (b !== null) {
             if (inWriter) {
               client.appendOut(this.w.buf, 0, this.w.len);
@@ -466,6 +468,16 @@ export class Server {
     const copy = end > start ? Buffer.from(src.subarray(start, end)) : null;
     (client.stash ??= new Map()).set(seq, copy);
     if (inWriter) this.w.len -= end - start;
+  }
+
+  /** Publish the keyspace events of a shard command whose reply goes out now (deliver). */
+  private publishHeldEvents(client: Client, seq: number): void {
+    const held = client.heldEvents!;
+    const ev = held.get(seq);
+    if (ev === undefined) return;
+    held.delete(seq);
+    if (held.size === 0) client.heldEvents = null;
+    publishShardEvents(this, ev, 0, ev.length, EVENTS_PUBLISH);
   }
 
   /** Answer a command the dispatcher refused (unknown, arity, NOAUTH...), counting the error. */

@@ -24,7 +24,7 @@ import {
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import { decodeArgv } from './slowlog-argv';
-import { publishShardEvents } from './notifications';
+import { EVENTS_PUBLISH, EVENTS_TRACK, publishShardEvents } from './notifications';
 import { MEM_SLOT_WORDS } from '../store/evict';
 
 /** io thread keeps polling this long (ms) after the last reply before it parks. */
@@ -463,7 +463,17 @@ export class ShardPool {
         ring.release();
         this.onParked(seq);
       } else if (kind === REPLY_EVENT) {
-        publishShardEvents(this.server, d, tail + REP_DATA, tail + REP_DATA + d.readUInt32LE(tail + 16));
+        const s = tail + REP_DATA, e = s + d.readUInt32LE(tail + 16);
+        const c = clients.get(d.readUInt32LE(tail + 4));
+        if (c === undefined || c.closed) {
+          publishShardEvents(this.server, d, s, e);
+        } else {
+          // Subscribers get them when the command's reply goes out in its client's order: a
+          // pipeline over several shards raises its events in command order, as in Redis.
+          // Tracking hears of the keys now (it ties them to the reply itself).
+          publishShardEvents(this.server, d, s, e, EVENTS_TRACK);
+          (c.heldEvents ??= new Map()).set(seq, Buffer.from(d.subarray(s, e)));
+        }
       } else if (kind === REPLY_SLOWLOG) {
         const plen = d.readUInt32LE(tail + 16);
         const argv = decodeArgv(d, tail + REP_DATA, tail + REP_DATA + plen);

@@ -71,9 +71,10 @@ function main(): void {
   // Keyspace notifications travel ahead of their command's reply (REPLY_EVENT).
   const events = new ShardEvents();
   ctx.notifySink = (_cls, event, db, key, ks0, ke) => events.add(event, db, key, ks0, ke);
-  function flushEvents(): void {
+  /** Events of the command `seq` of client `clientId` (0: raised by the cron, no command). */
+  function flushEvents(clientId = 0, seq = 0): void {
     if (events.len === 0) return;
-    reply(0, 0, REPLY_EVENT, events.buf, 0, events.len);
+    reply(clientId, seq, REPLY_EVENT, events.buf, 0, events.len);
     events.len = 0;
   }
 
@@ -211,7 +212,7 @@ function main(): void {
           const argv = encodeArgv(slowlogArgv(ctx));
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
-        if (events.len > 0) flushEvents();
+        if (events.len > 0) flushEvents(clientId, seq);
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
         else reply(clientId, seq, ctx.dirty !== dirty0 ? REPLY_DATA | REPLY_DIRTY : REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
