@@ -37,7 +37,8 @@ export const H_BARRIER = 12; // transaction barrier word, see native-layout/ring
 export const H_EXPIRED_KEYS = 13; // keys removed by expiry (INFO stats expired_keys), readable from any thread
 export const H_LAZYFREE_HEAD = 14; // first node of the lazy-free queue: 12-byte blocks {u32 next, u32 type, u32 value}
 export const H_LAZYFREE_COUNT = 15; // values waiting in it (INFO lazyfree_pending_objects)
-export const H_FREE_HEADS = 16; // one u32 free-list head per size class (128 classes below 1 MiB: words 16..143)
+export const H_FREE_HEADS = 16; // one u32 free-list head per size class below 1 MiB (192 classes: words 16..207)
+export const H_FREE_HEADS_END = 495; // free-list heads may not reach the words from here on
 export const H_SNAPSHOT = 496; // address of the active snapshot's state block, 0 = none (native-layout/snapshot.md)
 export const H_EVICTED_KEYS = 497; // keys removed by maxmemory eviction (INFO stats evicted_keys), readable from any thread
 export const H_DIRTY = 495; // writes counted by the shard that owns the arena (rdb_changes_since_last_save), published after each batch

@@ -7,13 +7,19 @@
 import { MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import {
   ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, ARENA_MAGIC, GRANULE_SHIFT, HEADER_BYTES, H_BUMP, H_CUR_SEG,
-  H_FREE_HEADS, H_FREE_SEGS, H_FREE_SEG_COUNT, H_GENERATION, H_HASH_SEED, H_MAGIC, H_NEXT_SEG,
+  H_FREE_HEADS, H_FREE_HEADS_END, H_FREE_SEGS, H_FREE_SEG_COUNT, H_GENERATION, H_HASH_SEED, H_MAGIC, H_NEXT_SEG,
   H_USED_LO, LARGE_BLOCK, MAX_SEGMENTS, SEGMENT_SIZE,
 } from '../../native-layout/arena';
 
-/** Class sizes: 8..512 in steps of 8, then about 12.5% apart (page multiples once large). */
+/**
+ * Class sizes: 8..512 in steps of 8, 32-byte steps to 2 KiB and 64-byte steps to 4 KiB (so a
+ * record of a 50-byte key and a 1 KB value wastes at most 31 bytes, not 12%), then about 12.5%
+ * apart (page multiples once large).
+ */
 export const CLASS_SIZES: number[] = [];
 for (let s = 8; s <= 512; s += 8) CLASS_SIZES.push(s);
+for (let s = 544; s <= 2048; s += 32) CLASS_SIZES.push(s);
+for (let s = 2112; s <= 4096; s += 64) CLASS_SIZES.push(s);
 while (CLASS_SIZES[CLASS_SIZES.length - 1] < 0x7fff0000) {
   const prev = CLASS_SIZES[CLASS_SIZES.length - 1];
   let next = Math.ceil((prev * 1.125) / 8) * 8;
@@ -22,11 +28,13 @@ while (CLASS_SIZES[CLASS_SIZES.length - 1] < 0x7fff0000) {
 }
 const SMALL_CLASS_LIMIT = 512;
 const FIRST_LARGE_CLASS = CLASS_SIZES.findIndex((s) => s >= LARGE_BLOCK);
-if (H_FREE_HEADS + FIRST_LARGE_CLASS > H_FREE_SEGS) throw new Error('arena header too small for size classes');
+if (H_FREE_HEADS + FIRST_LARGE_CLASS > H_FREE_HEADS_END) throw new Error('arena header too small for size classes');
 
 export function sizeClass(size: number): number {
   if (size <= SMALL_CLASS_LIMIT) return size <= 8 ? 0 : ((size + 7) >>> 3) - 1;
-  let lo = 64, hi = CLASS_SIZES.length - 1;
+  if (size <= 2048) return 63 + ((size - 512 + 31) >>> 5);
+  if (size <= 4096) return 111 + ((size - 2048 + 63) >>> 6);
+  let lo = 144, hi = CLASS_SIZES.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (CLASS_SIZES[mid] >= size) hi = mid; else lo = mid + 1;
