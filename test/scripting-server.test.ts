@@ -135,6 +135,55 @@ describe.each(MODES)('scripting served by sabre %s', (_label, args) => {
     }));
   });
 
+  it('scripts of many clients at once (run back to back on one park) stay atomic among plain commands', async () => {
+    // Transfers between accounts spread over the shards keep the total; plain INCRs and MGETs
+    // of other clients go between them.
+    const accounts = Array.from({ length: 8 }, (_, i) => `acct:${i}`);
+    const setup = conn();
+    await setup.mset(...accounts.flatMap((k) => [k, '1000']));
+    await setup.set('plain', '0');
+    const move = "local a = tonumber(redis.call('GET', KEYS[1])) local b = tonumber(redis.call('GET', KEYS[2])) " +
+      "redis.call('SET', KEYS[1], a - ARGV[1]) redis.call('SET', KEYS[2], b + ARGV[1]) return a + b";
+    const sha = await setup.script('LOAD', move) as string;
+    const movers = Array.from({ length: 6 }, () => conn());
+    const plain = conn(), reader = conn();
+    let stop = false, torn = 0, reads = 0;
+    const readLoop = (async () => {
+      while (!stop) {
+        const vals = await reader.mget(...accounts);
+        reads++;
+        if (vals.reduce((s, v) => s + Number(v), 0) !== 8000) torn++;
+      }
+    })();
+    const plainLoop = (async () => {
+      let n = 0;
+      while (!stop) {
+        const p = plain.pipeline();
+        for (let i = 0; i < 10; i++) p.incr('plain');
+        const r = (await p.exec())!.map(([, v]) => v as number);
+        for (const v of r) expect(v).toBe(++n);
+      }
+      return n;
+    })();
+    await Promise.all(movers.map(async (c, i) => {
+      for (let round = 0; round < 20; round++) {
+        const p = c.pipeline();
+        for (let k = 0; k < 10; k++) p.evalsha(sha, 2, accounts[(i + k) % 8], accounts[(i + k + 3) % 8], String(k + 1));
+        const sums = (await p.exec())!.map(([err, v]) => (err ? err.message : v));
+        // The two accounts' sum before each transfer is a whole number: no script saw another's half.
+        for (const s of sums) expect(typeof s).toBe('number');
+      }
+    }));
+    stop = true;
+    await readLoop;
+    const increments = await plainLoop;
+    expect(reads).toBeGreaterThan(5);
+    expect(torn).toBe(0);
+    const vals = await reader.mget(...accounts);
+    expect(vals.reduce((s, v) => s + Number(v), 0)).toBe(8000);
+    expect(Number(await reader.get('plain'))).toBe(increments);
+  });
+
   it('script writes wake blocked clients, abort WATCH of others and raise keyspace events', async () => {
     const a = conn(), b = conn(), sub = conn();
     await a.config('SET', 'notify-keyspace-events', 'KEA');

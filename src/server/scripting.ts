@@ -84,6 +84,11 @@ interface ScriptJob {
   release: (() => void) | null;
   /** The command's place in the dispatch order (WATCH touches of its writes count from there). */
   op: number;
+  /**
+   * With shards: the store job queued right after this one with nothing sent to any shard in
+   * between. It takes over this job's park instead of parking the shards again.
+   */
+  heir: ScriptJob | null;
 }
 
 export class ScriptHost {
@@ -110,6 +115,10 @@ export class ScriptHost {
   private seenGen: number[] = [];
   private arenas: Arena[] = [];
   private pendingSync: unknown[] = [];
+  /** With shards: the last store job whose park (its own or inherited) is not released yet. */
+  private chainTail: ScriptJob | null = null;
+  /** ShardPool.staged right after chainTail's place was taken. */
+  private chainMark = 0;
   private waitStart = 0;
   private busyTimer: NodeJS.Timeout | null = null;
   private readonly specs = commandById();
@@ -227,7 +236,7 @@ export class ScriptHost {
     cl.inFlight++;
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
-      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq,
+      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
     });
   }
 
@@ -236,7 +245,7 @@ export class ScriptHost {
     cl.inFlight++;
     const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024), localWrites: null };
     this.enqueue({
-      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op,
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null,
     });
   }
 
@@ -246,7 +255,7 @@ export class ScriptHost {
     const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
     this.enqueue({
       client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
-      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq,
+      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
     });
   }
 
@@ -277,12 +286,19 @@ export class ScriptHost {
       if (pool === null) {
         this.storeHeld = true;
         job.store = this.srv.inlineStore;
+      } else if (this.chainTail !== null && pool.staged === this.chainMark) {
+        // Nothing went to a shard since the last script's park: it holds this one's place too.
+        this.chainTail.heir = job;
       } else {
         pool.parkAll((store, release) => {
           job.store = store;
           job.release = release;
           this.next();
         });
+      }
+      if (pool !== null) {
+        this.chainTail = job;
+        this.chainMark = pool.staged;
       }
     }
     this.next();
@@ -305,12 +321,15 @@ export class ScriptHost {
       this.post(job, 1, 0);
       return;
     }
-    // Inline, the scripts queued right behind it go in the same request: nothing else can run
-    // between them (every other command is held), and one round trip serves them all.
-    if (job.exec === null && this.srv.pool === null) {
+    // The scripts queued right behind it go in the same request: nothing else can run between
+    // them (inline every other command is held; with shards each inherits the park of the one
+    // before), and one round trip serves them all.
+    if (job.exec === null) {
+      const sharded = this.srv.pool !== null;
       while (batch.length < MB_MAX_BATCH && this.queue.length > 0) {
         const j = this.queue[0];
         if (!j.needsStore || j.exec !== null || j.propagate !== job.propagate) break;
+        if (sharded && batch[batch.length - 1].heir !== j) break;
         batch.push(this.queue.shift()!);
       }
     }
@@ -526,8 +545,15 @@ export class ScriptHost {
     this.busyTimer = null;
     if (first.needsStore) {
       this.storeJobs -= batch.length;
-      if (first.release !== null) first.release();
-      else srv.durability.flushIo();
+      const last = batch[batch.length - 1], heir = last.heir;
+      if (heir !== null) {
+        // The next script keeps the shards parked.
+        heir.store = first.store;
+        heir.release = first.release;
+      } else if (first.release !== null) {
+        if (this.chainTail === last) this.chainTail = null;
+        first.release();
+      } else srv.durability.flushIo();
     }
     this.storeHeld = false;
     for (const j of this.queue) if (j.needsStore && srv.pool === null) this.storeHeld = true;

@@ -153,6 +153,9 @@ export class ShardPool {
 
   // ---- requests -------------------------------------------------------------------------
 
+  /** Records queued for any shard so far: a park taken with nothing queued after it still holds the next one's place. */
+  staged = 0;
+
   /** Queue a command for one shard (published by publish()). */
   stageCommand(shard: number, client: Client, seq: number, silent: boolean, cmdId: number,
     buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, retry = false): void {
@@ -162,6 +165,7 @@ export class ShardPool {
     const flags = (silent ? FLAG_NO_REPLY : 0) | (retry ? FLAG_RETRY : 0);
     client.inFlight++;
     this.outstanding++;
+    this.staged++;
     const ring = this.req[shard];
     if (this.overflow[shard].length === 0 && size <= ring.capacity / RING_LARGE_DIVISOR) {
       const at = ring.reserve(size);
@@ -187,6 +191,7 @@ export class ShardPool {
   }
 
   private stageRaw(shard: number, rec: Buffer): void {
+    this.staged++;
     this.overflow[shard].push(rec);
     this.overflowCount++;
     this.moveOverflow(shard);
