@@ -19,7 +19,7 @@ import { Store, makeSlotTable } from '../store/store';
 import { keyHashSlot } from '../util/crc16';
 import { ShardPool } from './shard-pool';
 import { LocalHandler, localHandlers } from './local-commands';
-import { registerMemoryCommands, sampleMemoryPeak } from './memory';
+import { clientsMemory, registerMemoryCommands, sampleMemoryPeak } from './memory';
 import { ServerStats } from './stats';
 import { SHARD_SETTING_NAMES, applyShardSetting } from '../shard/settings';
 import { Slowlog } from './slowlog';
@@ -640,7 +640,7 @@ export class Server {
       oom = ev.perform(this.ctx.now) === EVICT_FAIL;
       if (ev.running) this.scheduleEviction();
     } else {
-      oom = outOfMemory(this.pool!.keyspaces);
+      oom = outOfMemory(this.pool!.keyspaces, this.pool!.clientBytes);
     }
     if (!oom) return false;
     if ((spec.flags & CMD_DENYOOM) !== 0) return true;
@@ -670,9 +670,20 @@ export class Server {
     });
   }
 
+  /**
+   * maxmemory counts connection buffers too (Redis: all of used_memory but the AOF's). They
+   * are summed by the cron (O(clients)) and when the budget changes, not per command.
+   */
+  private countClientMemory(): void {
+    const bytes = clientsMemory(this);
+    if (this.pool !== null) this.pool.clientBytes = bytes;
+    else if (this.executor.evictor !== null) this.executor.evictor.budget.external = bytes;
+  }
+
   /** CONFIG SET maxmemory: warn when under the current usage, and evict now (updateMaxmemory). */
   private maxmemoryChanged(maxmemory: number): void {
     if (maxmemory === 0) return;
+    this.countClientMemory();
     const used = this.arenaBytes()[0];
     if (maxmemory < used) {
       log.warn(`WARNING: the new maxmemory value set via CONFIG SET (${maxmemory}) is smaller than the current memory usage (${used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`);
@@ -1087,6 +1098,7 @@ export class Server {
     const now = Date.now();
     this.stats.sampleOps(now);
     sampleMemoryPeak(this);
+    if (evictConfig.maxmemory !== 0) this.countClientMemory();
     this.durability.cron();
     this.pool?.pollIdle();
     if (this.cfg.timeout > 0) {

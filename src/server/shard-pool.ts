@@ -95,7 +95,8 @@ export class ShardPool {
     for (const name of SHARD_SETTING_NAMES) settings[name] = cfg.getValue(name) ?? '';
     const ready: Promise<void>[] = [];
     // maxmemory: each shard's used bytes and evictable keys, for the others (src/store/evict.ts).
-    const memSab = new SharedArrayBuffer(this.n * MEM_SLOT_WORDS * 8);
+    const memSab = new SharedArrayBuffer((this.n + 1) * MEM_SLOT_WORDS * 8);
+    this.memShared = new Float64Array(memSab);
     for (let i = 0; i < this.n; i++) {
       const req = new Ring(RING_DEFAULT_CAPACITY);
       const rep = new Ring(RING_DEFAULT_CAPACITY);
@@ -152,6 +153,16 @@ export class ShardPool {
   }
 
   // ---- requests -------------------------------------------------------------------------
+
+  /** The shards' shared maxmemory budget block; slot n is this thread's (see MemoryBudget). */
+  memShared: Float64Array | null = null;
+  /** Connection buffers, as last counted by the server cron (part of the maxmemory budget). */
+  set clientBytes(n: number) {
+    this.memShared![this.n * MEM_SLOT_WORDS] = n;
+  }
+  get clientBytes(): number {
+    return this.memShared === null ? 0 : this.memShared[this.n * MEM_SLOT_WORDS];
+  }
 
   /** Records queued for any shard so far: a park taken with nothing queued after it still holds the next one's place. */
   staged = 0;

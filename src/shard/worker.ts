@@ -155,7 +155,11 @@ function main(): void {
       // The batch copied the flags at its start: commands after this record see the new ones.
       ctx.notifyFlags = shardSettings.notifyFlags;
       // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory): from the idle loop.
-      if (msg.name === 'maxmemory' || msg.name === 'maxmemory-policy') evictor.running = evictConfig.maxmemory !== 0;
+      if (msg.name === 'maxmemory' || msg.name === 'maxmemory-policy') {
+        evictor.running = evictConfig.maxmemory !== 0;
+        evictor.budget.publish();
+        evictor.budget.publishEvictable(evictor.keyspaces);
+      }
     } else if (msg.op === 'stats') answer = JSON.stringify({ expiredKeys: ks.expiredKeys });
     else if (msg.op === 'exit') {
       flushReplies();
@@ -230,7 +234,10 @@ function main(): void {
     req.release();
     flushReplies();
     Atomics.store(arena.hdr, H_DIRTY, ctx.dirty);
-    if (evictConfig.maxmemory !== 0) evictor.budget.publish();
+    if (evictConfig.maxmemory !== 0) {
+      evictor.budget.publish();
+      evictor.budget.publishEvictable(evictor.keyspaces);
+    }
   }
 
   // ---- cron: active expiry and incremental rehash, hz times a second --------------------

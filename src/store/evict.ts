@@ -146,7 +146,10 @@ function timeLimitMs(): number {
 
 // ---- used memory across shards -----------------------------------------------------------
 
-/** Words (f64) per shard in the shared budget block: [used bytes, evictable keys]. */
+/**
+ * Words (f64) per slot in the shared budget block: [used bytes, evictable keys]. One slot per
+ * shard, then one for the io thread: its connection buffers (nothing evictable).
+ */
 export const MEM_SLOT_WORDS = 2;
 
 /** Keys the current policy may evict in these keyspaces (every key, or those with a TTL). */
@@ -162,6 +165,9 @@ export function evictableKeys(keyspaces: readonly Keyspace[]): number {
  * them in `shared` (MEM_SLOT_WORDS f64 per shard; null when this thread holds every arena).
  */
 export class MemoryBudget {
+  /** Bytes outside the arenas this thread counts itself (inline: the connection buffers). */
+  external = 0;
+
   constructor(readonly arenas: readonly Arena[], readonly shared: Float64Array | null, readonly self: number) {}
 
   own(): number {
@@ -172,7 +178,7 @@ export class MemoryBudget {
 
   /** used_memory as maxmemory counts it. */
   used(): number {
-    let n = this.own();
+    let n = this.own() + this.external;
     const s = this.shared;
     if (s !== null) for (let i = 0; i < s.length; i += MEM_SLOT_WORDS) if (i !== this.self * MEM_SLOT_WORDS) n += s[i];
     return n;
@@ -184,6 +190,17 @@ export class MemoryBudget {
 
   publishEvictable(keyspaces: readonly Keyspace[]): void {
     if (this.shared !== null) this.shared[this.self * MEM_SLOT_WORDS + 1] = evictableKeys(keyspaces);
+  }
+
+  /**
+   * The used bytes of the shards that can evict (this one included): the excess is shared out
+   * among them, so what a shard with nothing to evict adds is freed by the others.
+   */
+  evictingUsed(own: number): number {
+    let n = own;
+    const s = this.shared;
+    if (s !== null) for (let i = 0; i < s.length; i += MEM_SLOT_WORDS) if (i !== this.self * MEM_SLOT_WORDS && s[i + 1] > 0) n += s[i];
+    return n;
   }
 
   /** Another shard has keys it can evict (it evicts its share from its own cron or commands). */
@@ -199,9 +216,9 @@ export class MemoryBudget {
  * The io thread's view when the shards own the data (it cannot evict from them): over the
  * budget with nothing any shard could evict, as performEvictions() would end with EVICT_FAIL.
  */
-export function outOfMemory(keyspaces: readonly Keyspace[]): boolean {
+export function outOfMemory(keyspaces: readonly Keyspace[], external: number): boolean {
   if (evictConfig.maxmemory === 0) return false;
-  let used = 0;
+  let used = external;
   for (const ks of keyspaces) used += ks.arena.usedBytes;
   if (used <= evictConfig.maxmemory) return false;
   return evictConfig.policy === MAXMEMORY_NO_EVICTION || evictableKeys(keyspaces) === 0;
@@ -308,7 +325,9 @@ export class Evictor {
     if (total <= cfg.maxmemory) return this.done(EVICT_OK);
     if (cfg.policy === MAXMEMORY_NO_EVICTION) return this.done(EVICT_FAIL);
     const own = this.budget.own();
-    const toFree = this.budget.shared === null ? total - cfg.maxmemory : ((total - cfg.maxmemory) * own) / total;
+    // Whether we can evict decides the others' shares: say so before taking ours.
+    this.budget.publishEvictable(this.keyspaces);
+    const toFree = this.budget.shared === null ? total - cfg.maxmemory : ((total - cfg.maxmemory) * own) / this.budget.evictingUsed(own);
     const start = performance.now();
     const limit = timeLimitMs();
     let freed = 0, keysFreed = 0;
