@@ -188,6 +188,47 @@ describe.each([['redis', [] as string[]], ...MODES])('transactions across connec
     expect(await writer.mget('ka', 'kb', 'kc')).toEqual(['300', '300', '300']);
   });
 
+  it('cross-shard commands of many pipelining clients (run back to back under one park) stay whole and in order', async () => {
+    // Writers pipeline cross-shard MSETs and EXECs with single-shard reads of their own keys
+    // between them; readers MGET every group. Each group is always whole, each writer reads
+    // its own last write.
+    const groups = Array.from({ length: 6 }, (_, g) => [`g${g}:a`, `g${g}:b`, `g${g}:c`, `g${g}:d`]);
+    const writers = groups.map(() => conn());
+    const readers = [conn(), conn()];
+    await writers[0].mset(...groups.flat().flatMap((k) => [k, '0']));
+    let done = false, checks = 0;
+    const torn: string[] = [];
+    const reads = readers.map(async (r) => {
+      while (!done) {
+        const vals = await r.mget(...groups.flat());
+        checks++;
+        for (let g = 0; g < groups.length; g++) {
+          const v = vals.slice(g * 4, g * 4 + 4);
+          if (new Set(v).size !== 1) torn.push(`${g}: ${v.join(' ')}`);
+        }
+      }
+    });
+    const stale: string[] = [];
+    await Promise.all(writers.map(async (w, g) => {
+      const keys = groups[g];
+      for (let round = 1; round <= 40; round++) {
+        const p = w.pipeline();
+        p.mset(...keys.flatMap((k) => [k, `${round}m`]));
+        p.get(keys[1]);
+        p.multi().set(keys[0], `${round}x`).set(keys[1], `${round}x`).set(keys[2], `${round}x`).set(keys[3], `${round}x`).exec();
+        p.get(keys[2]);
+        const r = (await p.exec())!.map(([err, v]) => (err ? err.message : v));
+        if (r[1] !== `${round}m` || r[r.length - 1] !== `${round}x`) stale.push(`${g}/${round}: ${JSON.stringify(r)}`);
+      }
+    }));
+    done = true;
+    await Promise.all(reads);
+    expect(stale).toEqual([]);
+    expect(torn).toEqual([]);
+    expect(checks).toBeGreaterThan(5);
+    for (const keys of groups) expect(await readers[0].mget(...keys)).toEqual(keys.map(() => '40x'));
+  });
+
   it('a pushed list does not wake a BLPOP queued in MULTI; the block answers at once', async () => {
     const [a, b] = [conn(), conn()];
     const started = Date.now();

@@ -49,7 +49,15 @@ interface Transaction {
   retry: boolean;
   /** Runs instead of the command itself (EXEC, WATCH): writes the reply to the io writer. */
   onRun: (() => void) | null;
+  /**
+   * Transactions that came right after this one, over some of its shards, with nothing sent
+   * to any shard in between: they run under its park, in order, before the release.
+   */
+  followers: Transaction[] | null;
 }
+
+/** Transactions run under one park at most (the shards wait meanwhile). */
+const MAX_FOLLOWERS = 128;
 
 export class ShardPool {
   readonly n: number;
@@ -68,6 +76,9 @@ export class ShardPool {
   private paused: Client[] = [];
   private outstanding = 0;
   private txns = new Map<number, Transaction>();
+  /** The last transaction whose park is staged and not yet released, and `staged` right after it. */
+  private lastTxn: Transaction | null = null;
+  private lastTxnStaged = 0;
   /** parkAll() cuts waiting for every shard to park. */
   private holds = new Map<number, { parked: number; then: (store: Store, release: () => void) => void }>();
   private nextTxn = 1;
@@ -256,10 +267,19 @@ export class ShardPool {
     for (let s = 0; s < this.n; s++) if ((shardMask & (1 << s)) !== 0) shards.push(s);
     const txn: Transaction = {
       id: this.nextTxn++, client, seq, silent, spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc,
-      db: client.db, resp: client.resp, shards, parked: 0, retry, onRun,
+      db: client.db, resp: client.resp, shards, parked: 0, retry, onRun, followers: null,
     };
-    this.txns.set(txn.id, txn);
     client.inFlight++;
+    // Nothing went to any shard since the last transaction parked these shards (and more):
+    // this one runs right after it under the same park, saving a park and release per command.
+    const head = this.lastTxn;
+    if (head !== null && this.staged === this.lastTxnStaged && (head.followers?.length ?? 0) < MAX_FOLLOWERS
+      && shards.every((s) => head.shards.includes(s))) {
+      (head.followers ??= []).push(txn);
+      return;
+    }
+    this.txns.set(txn.id, txn);
+    this.lastTxn = txn;
     for (const s of shards) {
       const rec = Buffer.alloc(REQ_ARGS);
       rec.writeUInt32LE(REQ_ARGS, 0);
@@ -268,6 +288,7 @@ export class ShardPool {
       this.outstanding++;
       this.stageRaw(s, rec);
     }
+    this.lastTxnStaged = this.staged;
   }
 
   /** Park every shard; `then` runs over the whole store once they are, and releases them when done. */
@@ -314,7 +335,16 @@ export class ShardPool {
     if (txn === undefined) return;
     if (++txn.parked < txn.shards.length) return;
     this.txns.delete(id);
+    if (this.lastTxn === txn) this.lastTxn = null;
     for (const s of txn.shards) this.arenas[s].sync();
+    this.runTransaction(txn);
+    const followers = txn.followers;
+    if (followers !== null) for (let i = 0; i < followers.length; i++) this.runTransaction(followers[i]);
+    this.release(id, txn.shards);
+  }
+
+  /** Run a transaction's command on this thread, its shards parked, and answer it. */
+  private runTransaction(txn: Transaction): void {
     const srv = this.server;
     srv.w.reset();
     const t0 = performance.now();
@@ -326,7 +356,6 @@ export class ShardPool {
     srv.ctx.blocked = false;
     if (!blocked) srv.accountCommand(txn.spec.id, (performance.now() - t0) * 1000, srv.w.buf, 0, srv.w.len);
     if (txn.client.pendingTouch !== null) srv.watch.settle(txn.client, txn.seq, srv.ctx.dirty !== dirty0);
-    this.release(id, txn.shards);
     const c = txn.client;
     c.inFlight--;
     if (blocked) {
