@@ -232,6 +232,16 @@ const SCRIPTS: Record<string, Step[]> = {
     on(1, 'SET c 3', 'MULTI', 'SET a 1', 'SET b 1', 'EXEC'),
     on(0, 'GET a', 'MULTI', 'FLUSHDB', 'GET a', 'EXEC'),
   ],
+  'keys read by scripts are remembered for their caller': [
+    on(0, 'HELLO 3', 'CLIENT TRACKING on', "EVAL return{redis.call('GET',KEYS[1]),redis.call('MGET',KEYS[2],'undeclared')} 2 a b",
+      "EVAL_RO return(redis.call('GET',KEYS[1])) 1 c", "EVAL redis.call('SET',KEYS[1],'x');return(redis.call('GET',KEYS[1])) 1 d",
+      "SCRIPT LOAD return(redis.call('HGET',KEYS[1],'f'))", 'EVALSHA 4107622c59911d4d4970a181abd2a41910900f74 1 h',
+      "EVAL return(redis.call('EXISTS',KEYS[1])) 1 h"),
+    on(1, 'SET a 1', 'SET b 1', 'SET undeclared 1', 'SET c 1', 'SET d 1', 'HSET h f v'),
+    on(2, 'HELLO 3', 'CLIENT TRACKING on OPTIN', "EVAL return(redis.call('GET',KEYS[1])) 1 e", 'CLIENT CACHING yes',
+      "EVAL return(redis.call('GET',KEYS[1])) 1 f"),
+    on(1, 'SET e 1', 'SET f 1'),
+  ],
   'expiry invalidates': [
     on(0, 'HELLO 3', 'CLIENT TRACKING on'),
     on(1, 'SET active v PX 100', 'SET other v PX 100', 'SET gone v', 'PEXPIRE gone 0'),

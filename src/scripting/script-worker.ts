@@ -30,7 +30,7 @@ import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
   MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
   MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REPLY_INDEX_ENTRY, MB_REQ_LEN, MB_RUNNING, MB_SEGS, MB_STATE, MB_SYNC, MB_WRITE_HEADER,
-  MB_WRITES_LEN,
+  MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ, MBW_WRITE,
 } from '../../native-layout/script-mailbox';
 
 export interface ScriptWorkerData {
@@ -101,6 +101,17 @@ async function main(): Promise<void> {
   const replyIndex = new Bytes();
   let cmdIndex = 0;
   function noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    note(MBW_WRITE, db, spec, buf, as, ae, argc);
+  }
+  // Redis remembers the caller's keys (its declared ones) when its script runs a read-only
+  // command: one entry per script, without arguments, says so.
+  let readNoted = -1;
+  function noteRead(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array): void {
+    if (readNoted === cmdIndex) return;
+    readNoted = cmdIndex;
+    note(MBW_READ, db, spec, buf, as, ae, 0);
+  }
+  function note(kind: number, db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
     let n = MB_WRITE_HEADER;
     for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
     writes.reserve(n);
@@ -109,7 +120,7 @@ async function main(): Promise<void> {
     b.writeUInt16LE(db, p);
     b.writeUInt16LE(spec.id, p + 2);
     b.writeUInt16LE(cmdIndex, p + 4);
-    b.writeUInt16LE(0, p + 6);
+    b.writeUInt16LE(kind, p + 6);
     b.writeUInt32LE(argc, p + 8);
     p += MB_WRITE_HEADER;
     for (let i = 0; i < argc; i++) {
@@ -170,6 +181,7 @@ async function main(): Promise<void> {
     replyIndex.reserve(count * MB_REPLY_INDEX_ENTRY);
     events.len = 0;
     writes.len = 0;
+    readNoted = -1;
     const dirty0 = ctx.dirty;
     const multi = (flags & MBF_MULTI) !== 0;
     if (multi && ctx.propagating) persist.sink.beginMulti();
@@ -177,7 +189,9 @@ async function main(): Promise<void> {
       const cmdId = payload.readUInt32LE(off);
       const argc = payload.readUInt32LE(off + 4);
       ctx.db = payload.readUInt16LE(off + 8);
-      w.resp = payload.readUInt16LE(off + 10) === 3 ? 3 : 2;
+      const respWord = payload.readUInt16LE(off + 10);
+      w.resp = (respWord & 0xff) === 3 ? 3 : 2;
+      rt.onRead = (respWord & MBR_TRACK_READS) !== 0 ? noteRead : null;
       const spec = specs[cmdId];
       off = ctx.layEncodedArgs(payload, off + MB_CMD_HEADER, argc);
       cmdIndex = k;

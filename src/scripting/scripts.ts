@@ -13,7 +13,7 @@ import {
   ERR_NOT_INTEGER, ExecContext, PropagatedArgv, defineCommand, handlers,
 } from '../commands/context';
 import {
-  CMD_MAY_REPLICATE, CMD_NOSCRIPT, CMD_WRITE, CommandSpec, lookupCommand, lookupSubcommand,
+  CMD_MAY_REPLICATE, CMD_NOSCRIPT, CMD_READONLY, CMD_WRITE, CommandSpec, lookupCommand, lookupSubcommand,
 } from '../commands/table';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { stringMatch } from '../util/glob';
@@ -144,6 +144,11 @@ export class ScriptRuntime implements LuaHost {
    * keys, wakes blocked clients and invalidates tracked keys from these).
    */
   onWrite: ((db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => void) | null = null;
+  /**
+   * Told of the read-only commands a script runs, while its caller tracks keys (CLIENT TRACKING):
+   * Redis then remembers the caller's own keys (call() with server.script_caller).
+   */
+  onRead: ((db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => void) | null = null;
 
   constructor(stateSab?: SharedArrayBuffer) {
     this.engine = new LuaEngine(stateSab);
@@ -209,6 +214,7 @@ export class ScriptRuntime implements LuaHost {
       w.reset();
       w.nullArray();
     }
+    if (this.onRead !== null && (spec.flags & CMD_READONLY) !== 0) this.onRead(inner.db, spec, buf, as, ae, argc);
     const changed = inner.dirty - dirty;
     if (changed > 0) {
       outer.dirty += changed;

@@ -17,7 +17,7 @@ import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:
 import type { Server } from './server';
 import type { Client } from './client';
 import { log } from './logger';
-import { CMD_ALLOW_BUSY, CommandSpec, commandById } from '../commands/table';
+import { CMD_ALLOW_BUSY, CommandSpec, commandById, getKeyPositions } from '../commands/table';
 import { ExecContext, saveArgs } from '../commands/context';
 import { ReplyWriter } from '../protocol/resp-writer';
 import type { Arena, SegmentMessage } from '../store/arena';
@@ -34,7 +34,7 @@ import type { ScriptWorkerData } from '../scripting/script-worker';
 import {
   MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
   MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_MAX_BATCH, MB_REPLY_INDEX_ENTRY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RUNNING, MB_SEGS,
-  MB_STATE, MB_SYNC, MB_WRITE_HEADER, MB_WRITES_LEN,
+  MB_STATE, MB_SYNC, MB_WRITE_HEADER, MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ,
 } from '../../native-layout/script-mailbox';
 
 /** Commands that run on the script thread (their subcommands too, but the KILLs). */
@@ -84,6 +84,8 @@ interface ScriptJob {
   release: (() => void) | null;
   /** The command's place in the dispatch order (WATCH touches of its writes count from there). */
   op: number;
+  /** Its caller tracks keys (CLIENT TRACKING): if its script reads, the keys it declared are remembered for it. */
+  trackReads: boolean;
   /**
    * With shards: the store job queued right after this one with nothing sent to any shard in
    * between. It takes over this job's park instead of parking the shards again.
@@ -237,6 +239,7 @@ export class ScriptHost {
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
       needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
+      trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq),
     });
   }
 
@@ -245,7 +248,7 @@ export class ScriptHost {
     cl.inFlight++;
     const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024), localWrites: null };
     this.enqueue({
-      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null,
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null, trackReads: false,
     });
   }
 
@@ -255,7 +258,7 @@ export class ScriptHost {
     const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
     this.enqueue({
       client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
-      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
+      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, trackReads: false,
     });
   }
 
@@ -427,7 +430,7 @@ export class ScriptHost {
       dst.writeUInt32LE(q.spec.id, p);
       dst.writeUInt32LE(q.argc, p + 4);
       dst.writeUInt16LE(x !== null ? x.db : this.batch[k].db, p + 8);
-      dst.writeUInt16LE(x !== null ? x.resp : this.batch[k].resp, p + 10);
+      dst.writeUInt16LE(x !== null ? x.resp : this.batch[k].resp | (this.batch[k].trackReads ? MBR_TRACK_READS : 0), p + 10);
       p += MB_CMD_HEADER;
       for (let i = 0; i < q.argc; i++) {
         const len = q.argEnd[i] - q.argStart[i];
@@ -510,6 +513,7 @@ export class ScriptHost {
     // What the scripts wrote: WATCH touches now, blocked clients once the dataset is released.
     if (writesLen > 0) {
       const writes = Buffer.from(d.subarray(repLen + evtLen, indexAt));
+      if (job.exec === null) this.rememberReads(writes);
       this.applyWrites(writes, job.exec !== null ? job.exec.op : -1, false);
       this.pendingWrites.push(writes);
     }
@@ -530,6 +534,31 @@ export class ScriptHost {
     }
     this.finish(d, indexAt, repLen);
   }
+
+  /**
+   * CLIENT TRACKING: a script that ran a read-only command makes its caller remember the keys it
+   * declared (Redis's call() remembers the keys of server.script_caller's command), staged for
+   * the caller's reply.
+   */
+  private rememberReads(b: Buffer): void {
+    let p = 0;
+    while (p < b.length) {
+      const k = b.readUInt16LE(p + 4), kind = b.readUInt16LE(p + 6), argc = b.readUInt32LE(p + 8);
+      p += MB_WRITE_HEADER;
+      for (let i = 0; i < argc; i++) p += 4 + b.readUInt32LE(p);
+      if (kind !== MBW_READ) continue;
+      const job = this.batch[k], q = job.cmd;
+      if (job.client === null || q === null) continue;
+      if (this.keyPos.length < q.argc) this.keyPos = new Int32Array(q.argc * 2);
+      const n = getKeyPositions(q.spec, q.argc, q.buf, q.argStart, q.argEnd, this.keyPos);
+      if (n <= 0) continue;
+      const keys: string[] = [];
+      for (let i = 0; i < n; i++) keys.push(q.buf.toString('latin1', q.argStart[this.keyPos[i]], q.argEnd[this.keyPos[i]]));
+      this.srv.tracking.stageScriptReads(job.client, job.seq, keys);
+    }
+  }
+
+  private keyPos = new Int32Array(16);
 
   /** The job's writes, for waking blocked clients once the dataset is released. */
   private pendingWrites: Buffer[] = [];
@@ -597,8 +626,12 @@ export class ScriptHost {
     let p = 0;
     while (p < b.length) {
       const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], index = b.readUInt16LE(p + 4);
-      const argc = b.readUInt32LE(p + 8);
+      const argc = b.readUInt32LE(p + 8), read = b.readUInt16LE(p + 6) === MBW_READ;
       p += MB_WRITE_HEADER;
+      if (read) {
+        for (let i = 0; i < argc; i++) p += 4 + b.readUInt32LE(p);
+        continue;
+      }
       if (this.as.length < argc) {
         this.as = new Int32Array(argc * 2);
         this.ae = new Int32Array(argc * 2);

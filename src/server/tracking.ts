@@ -59,7 +59,12 @@ export class ClientTracking {
   after: (string | null)[] | null = null;
   /** Messages caused by this connection's commands whose replies arrived ahead of earlier ones: seq -> held. */
   held: Map<number, Held> | null = null;
+  /** seq of this connection's last script command whose reads count for its tracking (-1: none). */
+  scriptSeq = -1;
 }
+
+/** Scripts: the keys read by the commands they run are remembered for the caller. */
+const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /**
  * What a command's reply caused while it arrived out of order (a pipeline over several shards):
@@ -248,8 +253,25 @@ export class Tracking {
       if (name === 'exec') t.execCaching = caching;
       t.flags &= ~TRACKING_CACHING;
     }
+    if (SCRIPT_COMMANDS.has(name)) {
+      // Not the script command itself: the commands it runs (call()'s test, with the caller's flags).
+      const counts = (t.flags & TRACKING_BCAST) === 0 && ((t.flags & TRACKING_OPTIN) === 0 || caching) && ((t.flags & TRACKING_OPTOUT) === 0 || !caching);
+      t.scriptSeq = counts ? seq : -1;
+      return;
+    }
     const keys = this.keysToRemember(t, spec, caching, buf, as, ae, argc);
     if (keys !== null) this.stage(cl, seq, keys);
+  }
+
+  /** Does script command `seq` of cl count its reads for cl's tracking (decided at beginCommand)? */
+  scriptReadsTracked(cl: Client, seq: number): boolean {
+    const t = cl.tracking;
+    return t !== null && t.on && t.scriptSeq === seq;
+  }
+
+  /** The keys cl's script `seq` declared, its script having run a read-only command: remembered when its reply goes out. */
+  stageScriptReads(cl: Client, seq: number, keys: string[]): void {
+    if (cl.tracking !== null && cl.tracking.on) this.stage(cl, seq, keys);
   }
 
   /**
