@@ -375,7 +375,11 @@ export class Evictor {
         for (let j = 0; j < ks.dbCount; j++) {
           const db = (++this.nextDb) % ks.dbCount;
           if ((volatile ? ks.volatileCount(db) : ks.size(db)) === 0) continue;
-          if (ks.sampleRecords(db, this.samples, 1, volatile) === 0) continue;
+          // Redis's dictGetRandomKey never fails on a non-empty dict; sampleRecords (dictGetSomeKeys)
+          // gives up after 10 buckets, which are all empty often enough in a sparse table: retry.
+          let got = 0;
+          for (let tries = 0; got === 0 && tries < 1000; tries++) got = ks.sampleRecords(db, this.samples, 1, volatile);
+          if (got === 0) continue;
           return this.found(ks, ki, db, this.samples[0]);
         }
       }
