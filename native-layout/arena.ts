@@ -41,6 +41,8 @@ export const H_FREE_HEADS = 16; // one u32 free-list head per size class below 1
 export const H_FREE_HEADS_END = 495; // free-list heads may not reach the words from here on
 export const H_SNAPSHOT = 496; // address of the active snapshot's state block, 0 = none (native-layout/snapshot.md)
 export const H_EVICTED_KEYS = 497; // keys removed by maxmemory eviction (INFO stats evicted_keys), readable from any thread
+export const H_KEYSPACE_HITS = 498; // f64 (words 498-499): lookups of read commands that found the key (INFO keyspace_hits)
+export const H_KEYSPACE_MISSES = 500; // f64 (words 500-501): ... that did not (keyspace_misses)
 export const H_DIRTY = 495; // writes counted by the shard that owns the arena (rdb_changes_since_last_save), published after each batch
 export const H_FREE_SEGS = 512; // stack of released segment indexes (MAX_SEGMENTS words)
 export const HEADER_WORDS = H_FREE_SEGS + MAX_SEGMENTS;

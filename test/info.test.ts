@@ -210,6 +210,32 @@ describe.each([0, 2])('INFO, --shards %i', (shards) => {
     }
   });
 
+  it('keyspace_hits/misses count the lookups of read commands as Redis does; RESETSTAT zeroes them and expired_keys', async () => {
+    const stream: Cmd[] = [
+      ['FLUSHALL'], ['CONFIG', 'RESETSTAT'], ['SET', 'ks:gone', 'v', 'PX', '1'],
+      ['SET', 'ks:a', '1'], ['GET', 'ks:a'], ['GET', 'ks:none'], ['MGET', 'ks:a', 'ks:b', 'ks:c'], ['EXISTS', 'ks:a', 'ks:b'],
+      ['TYPE', 'ks:a'], ['TTL', 'ks:a'], ['STRLEN', 'ks:x'], ['HGET', 'ks:h', 'f'], ['HSET', 'ks:h', 'f', 'v'], ['HGET', 'ks:h', 'f'],
+      ['LRANGE', 'ks:l', '0', '-1'], ['INCR', 'ks:n'], ['SADD', 'ks:s', 'm'], ['SISMEMBER', 'ks:s', 'm'], ['ZSCORE', 'ks:z', 'm'],
+      ['GETEX', 'ks:none'], ['GETDEL', 'ks:a'], ['DEL', 'ks:h'], ['GET', 'ks:gone'], ['RANDOMKEY'], ['DBSIZE'],
+      ['INFO', 'stats'], ['CONFIG', 'RESETSTAT'], ['GET', 'ks:a'], ['INFO', 'stats'],
+    ];
+    const run = async (port: number) => {
+      const first = await commands(port, stream.slice(0, 3));
+      await new Promise((r) => setTimeout(r, 20)); // ks:gone expires
+      return [...first, ...(await commands(port, stream.slice(3)))];
+    };
+    const [s, r] = await Promise.all([run(sabre.port), run(redis.port)]);
+    const pick = (b: Buffer) => {
+      const v = parseInfo(infoText(b)).values;
+      return ['keyspace_hits', 'keyspace_misses', 'expired_keys', 'evicted_keys'].map((f) => `${f}:${v.get(f)}`);
+    };
+    const n = stream.length;
+    expect(pick(s[n - 4])).toEqual(pick(r[n - 4]));
+    expect(pick(s[n - 4])).toEqual(['keyspace_hits:8', 'keyspace_misses:10', 'expired_keys:1', 'evicted_keys:0']);
+    expect(pick(s[n - 1])).toEqual(pick(r[n - 1]));
+    expect(pick(s[n - 1])).toEqual(['keyspace_hits:0', 'keyspace_misses:1', 'expired_keys:0', 'evicted_keys:0']);
+  });
+
   // Redis counts a call after the command ran: INFO commandstats does not count that
   // INFO, and CONFIG RESETSTAT counts itself.
   it('commandstats: a command is counted after it ran', async () => {

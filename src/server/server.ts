@@ -1066,6 +1066,11 @@ export class Server {
   /** CONFIG RESETSTAT. */
   resetStats(): void {
     this.stats.reset();
+    const b = this.statBase;
+    b.hits += this.keyspaceHits();
+    b.misses += this.keyspaceMisses();
+    b.evicted += this.evictedKeys();
+    b.expired += this.expiredKeys();
     for (const s of allSpecs()) {
       s.calls = 0;
       s.usec = 0;
@@ -1135,12 +1140,28 @@ export class Server {
 
   /** Keys evicted by maxmemory across shards (INFO evicted_keys). */
   evictedKeys(): number {
-    return evictedKeys((this.inlineStore ?? this.pool!.allStore).keyspaces);
+    return evictedKeys((this.inlineStore ?? this.pool!.allStore).keyspaces) - this.statBase.evicted;
   }
 
   expiredKeys(): number {
-    return this.inlineStore ? this.inlineStore.keyspaces[0].expiredKeys : this.pool!.expiredKeys();
+    return (this.inlineStore ? this.inlineStore.keyspaces[0].expiredKeys : this.pool!.expiredKeys()) - this.statBase.expired;
   }
+
+  /** INFO keyspace_hits / keyspace_misses: counted by each arena's owner, summed here. */
+  keyspaceHits(): number {
+    let n = 0;
+    for (const ks of (this.inlineStore ?? this.pool!.allStore).keyspaces) n += ks.keyspaceHits;
+    return n - this.statBase.hits;
+  }
+
+  keyspaceMisses(): number {
+    let n = 0;
+    for (const ks of (this.inlineStore ?? this.pool!.allStore).keyspaces) n += ks.keyspaceMisses;
+    return n - this.statBase.misses;
+  }
+
+  /** The counters above as CONFIG RESETSTAT left them (the arenas' own keep counting). */
+  private statBase = { hits: 0, misses: 0, evicted: 0, expired: 0 };
 
   /**
    * Shut down: save a snapshot when asked (or when save points are configured and NOSAVE

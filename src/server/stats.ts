@@ -6,8 +6,6 @@ export class ServerStats {
   netInputBytes = 0;
   errorReplies = 0;
   rejectedCalls = 0;
-  keyspaceHits = 0;
-  keyspaceMisses = 0;
   /** Ring of ops/s samples (Redis keeps 16). */
   private samples = new Float64Array(16);
   private sampleIdx = 0;
@@ -37,8 +35,6 @@ export class ServerStats {
     this.netInputBytes = 0;
     this.errorReplies = 0;
     this.rejectedCalls = 0;
-    this.keyspaceHits = 0;
-    this.keyspaceMisses = 0;
     this.samples.fill(0);
   }
 }

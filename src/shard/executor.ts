@@ -14,15 +14,28 @@ import '../commands/sort';
 import '../commands/dump';
 import '../commands/memory';
 import { CommandHandler, ExecContext, handlers } from '../commands/context';
-import { CMD_DENYOOM, CMD_WRITE, CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import { CMD_DENYOOM, CMD_READONLY, CMD_WRITE, CommandSpec, commandById, getKeyPositions } from '../commands/table';
 import { ERR_OOM, EVICT_FAIL, Evictor, evictConfig } from '../store/evict';
 import type { EffectSink } from '../persistence/effects';
 import { SnapshotOut, snapshotBeforeWrite } from '../persistence/snapshot';
 import { H_SNAPSHOT } from '../../native-layout/arena';
 import { parseInt64, parsed } from '../util/numbers';
+import { Keyspace } from '../store/keyspace';
+
+/**
+ * Commands whose key lookups count in INFO keyspace_hits/misses: the read-only ones, and GETDEL
+ * and GETEX, which read their key as GET does (Redis counts lookupKeyRead*, not lookupKeyWrite;
+ * MEMORY USAGE finds the key without counting).
+ */
+function countsLookups(spec: CommandSpec): boolean {
+  if (spec.name === 'getdel' || spec.name === 'getex') return true;
+  return (spec.flags & CMD_READONLY) !== 0 && spec.name !== 'memory|usage';
+}
 
 export class Executor {
   readonly byId: (CommandHandler | null)[];
+  /** 1 for commands whose lookups are keyspace hits/misses. */
+  private readonly countsLookups: Uint8Array;
   private readonly specs: readonly CommandSpec[];
   /** Where this thread's write effects go (AOF), and its snapshot writer; null until persistence starts. */
   sink: EffectSink | null = null;
@@ -34,6 +47,7 @@ export class Executor {
   constructor(readonly ctx: ExecContext) {
     this.specs = commandById();
     this.byId = this.specs.map((spec) => handlers.get(spec.parent ? spec.parent.name : spec.name) ?? null);
+    this.countsLookups = Uint8Array.from(this.specs, (spec) => (countsLookups(spec) ? 1 : 0));
   }
 
   /**
@@ -44,17 +58,21 @@ export class Executor {
   run(id: number): boolean {
     const h = this.byId[id];
     if (h === null) return false;
+    // Its key lookups count as keyspace hits/misses (Redis's lookupKeyRead*) or not.
     const ctx = this.ctx;
     ctx.blocked = false;
     if (this.snapOut !== null && (this.specs[id].flags & CMD_WRITE) !== 0 && this.snapshotRunning()) this.beforeWrite(id);
+    Keyspace.countLookups = this.countsLookups[id] !== 0;
     // Without a sink of its own (a script's inner commands), the caller collects effects.
     if (!ctx.propagating || this.sink === null) {
       h(ctx);
+      Keyspace.countLookups = false;
       return true;
     }
     ctx.replacement = null;
     const dirty0 = ctx.dirty;
     h(ctx);
+    Keyspace.countLookups = false;
     const r = ctx.replacement;
     if (r !== null) {
       ctx.replacement = null;

@@ -9,7 +9,7 @@ import { hashBytes, rev32 } from './hash';
 import { copyBytes, equalBytes } from './bytes';
 import { accessedLru, initialLru } from './evict';
 import {
-  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, H_SNAPSHOT,
+  ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, GRANULE_SHIFT, H_EXPIRED_KEYS, H_KEYSPACE_HITS, H_KEYSPACE_MISSES, H_LAZYFREE_COUNT, H_LAZYFREE_HEAD, H_ROOT, H_SNAPSHOT,
   LARGE_BLOCK,
 } from '../../native-layout/arena';
 import { D_SNAPSHOT } from '../../native-layout/snapshot';
@@ -73,6 +73,20 @@ export class Keyspace {
   static snapshotSink: SnapshotSink | null = null;
   /** This thread's hook for keys removed by expiry (the AOF's DEL), or null. */
   static expireHook: ((ks: Keyspace, db: number, addr: number) => void) | null = null;
+
+  /**
+   * Lookups count as keyspace hits or misses (Redis's lookupKeyRead*): set by the executor for
+   * the command it runs (read-only ones, and those that read a key as GET does), per thread.
+   */
+  static countLookups = false;
+
+  /** INFO keyspace_hits / keyspace_misses of this arena, readable from any thread. */
+  get keyspaceHits(): number {
+    return this.arena.f64[0]![H_KEYSPACE_HITS >> 1];
+  }
+  get keyspaceMisses(): number {
+    return this.arena.f64[0]![H_KEYSPACE_MISSES >> 1];
+  }
 
   /** Keys removed by expiry, kept in the arena header so the io thread can read it. */
   get expiredKeys(): number {
@@ -565,15 +579,26 @@ export class Keyspace {
 
   /** Find a live key (lazy expiry applied); updates its LRU clock. */
   lookup(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
-    const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
-    if (addr === 0) return 0;
-    if (this.expireIfNeeded(db, addr, nowMs)) return 0;
-    this.touch(addr, nowMs);
+    let addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
+    if (addr !== 0 && this.expireIfNeeded(db, addr, nowMs)) addr = 0;
+    if (Keyspace.countLookups) this.countLookup(addr);
+    if (addr !== 0) this.touch(addr, nowMs);
     return addr;
+  }
+
+  private countLookup(addr: number): void {
+    this.arena.f64[0]![(addr !== 0 ? H_KEYSPACE_HITS : H_KEYSPACE_MISSES) >> 1]++;
   }
 
   /** Like lookup, without touching the LRU clock (TYPE, TTL, OBJECT... as Redis's LOOKUP_NOTOUCH). */
   lookupNoTouch(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
+    const addr = this.findLive(db, key, ks, ke, nowMs);
+    if (Keyspace.countLookups) this.countLookup(addr);
+    return addr;
+  }
+
+  /** The record of a key that has not expired (an expired one is deleted), counting nothing. */
+  private findLive(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
     const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
     if (addr === 0) return 0;
     if (this.expireIfNeeded(db, addr, nowMs)) return 0;
@@ -582,7 +607,7 @@ export class Keyspace {
 
   /** Delete a key if present; true if it was deleted. */
   delete(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): boolean {
-    const addr = this.lookupNoTouch(db, key, ks, ke, nowMs);
+    const addr = this.findLive(db, key, ks, ke, nowMs);
     if (addr === 0) return false;
     this.deleteFound(db, addr);
     return true;
@@ -813,7 +838,7 @@ export class Keyspace {
       if (e >= 0 && e <= nowMs) {
         const ko = this.keyOffset(addr);
         const u8 = this.u8(addr);
-        this.lookupNoTouch(db, u8, ko, ko + this.keyLen(addr), nowMs);
+        this.findLive(db, u8, ko, ko + this.keyLen(addr), nowMs);
         continue;
       }
       return addr;
@@ -841,7 +866,7 @@ export class Keyspace {
         const a = victims[i];
         const ko = this.keyOffset(a);
         const u8 = this.u8(a);
-        if (this.lookupNoTouch(db, u8, ko, ko + this.keyLen(a), nowMs) === 0) reclaimed++;
+        if (this.findLive(db, u8, ko, ko + this.keyLen(a), nowMs) === 0) reclaimed++;
       }
       victims.length = 0;
       if (cursor === 0) break;
