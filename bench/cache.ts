@@ -30,19 +30,22 @@ interface Options {
   samples: number;
   rate: number;
   seed: number;
+  /** own: each server's maxmemory is half of its own dataset; redis: Sabre gets Redis's maxmemory (the same setting). */
+  budget: 'own' | 'redis';
   out: string;
 }
 
 const USAGE =
   'usage: node dist/bench/cache.js [--keys 200000] [--value-size 100] [--requests 2*keys] [--warmup keys]\n' +
   '         [--reads 80] [--policies allkeys-lru,allkeys-lfu] [--shards 0,2] [--pipeline 128]\n' +
-  '         [--samples 0] [--rate 25000] [--seed 1] [--out bench/out/cache.md]\n' +
+  '         [--samples 0] [--rate 25000] [--seed 1] [--budget own] [--out bench/out/cache.md]\n' +
   '--keys: dataset size (keys key:<12 digits>, as redis-benchmark names them); --value-size: bytes per value;\n' +
   '  --requests: measured requests (cache-aside SETs come on top); --warmup: unmeasured requests before them;\n' +
   '  --reads: percent of requests that are GETs (the rest SETs); --pipeline: commands in flight on the one\n' +
   '  connection; --samples: maxmemory-samples for both servers (0 = leave the default, 5); --rate: at most\n' +
   '  this many drawn requests per second (0 = as fast as the server answers; see "LRU clock" in bench/README.md);\n' +
-  '  --seed: the PRNG seed of the request stream (the same stream for every server).\n' +
+  '  --seed: the PRNG seed of the request stream (the same stream for every server);\n' +
+  '  --budget own|redis: maxmemory at half of each server\'s own dataset, or Sabre given Redis\'s maxmemory (the same setting).\n' +
   '--shards "" skips Sabre (Redis only). SABRE_CMD overrides the Sabre command (see test/helpers/servers.ts).\n';
 
 function parseOptions(argv: string[]): Options {
@@ -58,6 +61,7 @@ function parseOptions(argv: string[]): Options {
       shards: { type: 'string', default: '0,2' },
       pipeline: { type: 'string', default: '128' },
       samples: { type: 'string', default: '0' },
+      budget: { type: 'string', default: 'own' },
       rate: { type: 'string', default: '25000' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string', default: 'bench/out/cache.md' },
@@ -86,8 +90,14 @@ function parseOptions(argv: string[]): Options {
     samples: intOption('samples', values.samples!, 0),
     rate: intOption('rate', values.rate!, 0),
     seed: intOption('seed', values.seed!, 0),
+    budget: budgetOption(values.budget!),
     out: values.out!,
   };
+}
+
+function budgetOption(v: string): 'own' | 'redis' {
+  if (v !== 'own' && v !== 'redis') throw new Error(`--budget must be own or redis, not ${v}`);
+  return v;
 }
 
 function log(msg: string): void {
@@ -497,7 +507,8 @@ interface Result {
   error?: string;
 }
 
-async function runOne(name: string, start: () => Promise<ServerHandle>, policy: string, o: Options, keys: KeyChooser): Promise<Result> {
+async function runOne(name: string, start: () => Promise<ServerHandle>, policy: string, o: Options, keys: KeyChooser,
+  fixedMax: number | null): Promise<Result> {
   const server = await start();
   let ctl: RawClient | null = null;
   let client: CacheClient | null = null;
@@ -515,7 +526,7 @@ async function runOne(name: string, start: () => Promise<ServerHandle>, policy: 
     const dbsize = Number(await command(ctl, 'DBSIZE'));
     if (dbsize !== o.keys) throw new Error(`DBSIZE ${dbsize} after loading ${o.keys} keys`);
     const fullUsed = await infoNumber(ctl, 'memory', 'used_memory');
-    const maxmemory = emptyUsed + Math.floor((fullUsed - emptyUsed) / 2);
+    const maxmemory = fixedMax ?? emptyUsed + Math.floor((fullUsed - emptyUsed) / 2);
     log(`${name} ${policy}: loaded in ${load.seconds.toFixed(1)} s, used_memory ${MB(emptyUsed)} -> ${MB(fullUsed)} MB, maxmemory ${MB(maxmemory)} MB`);
     await command(ctl, 'CONFIG', 'SET', 'maxmemory', String(maxmemory));
     // Let the eviction down to maxmemory finish (both evict in time-boxed steps between commands
@@ -638,7 +649,7 @@ async function main(): Promise<void> {
   md.push('```', '');
   md.push(`Effective options: --keys ${o.keys} --value-size ${o.valueSize} --requests ${o.requests} --warmup ${o.warmup} ` +
     `--reads ${o.readPct} --policies ${o.policies.join(',')} --shards ${o.shards.join(',')} --pipeline ${o.pipeline} ` +
-    `--samples ${o.samples} --rate ${o.rate} --seed ${o.seed}`, '');
+    `--samples ${o.samples} --rate ${o.rate} --seed ${o.seed} --budget ${o.budget}`, '');
   const cpus = os.cpus();
   md.push(`Machine: ${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
     `Node ${process.version}, ${await versionOf('redis-server')}; ${new Date().toISOString()}`, '');
@@ -647,9 +658,12 @@ async function main(): Promise<void> {
   for (const policy of o.policies) {
     const runs: [string, () => Promise<ServerHandle>][] = [['Redis', () => startRedis()]];
     for (const shards of o.shards) runs.push([`Sabre --shards ${shards}`, () => startSabre(['--shards', shards, '--save', '', '--appendonly', 'no'])]);
+    let redisMax: number | null = null;
     for (const [name, start] of runs) {
       try {
-        results.push(await runOne(name, start, policy, o, keys));
+        const r = await runOne(name, start, policy, o, keys, name !== 'Redis' && o.budget === 'redis' ? redisMax : null);
+        if (name === 'Redis') redisMax = r.maxmemory;
+        results.push(r);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         log(`${name} ${policy}: failed: ${msg}`);
@@ -663,8 +677,12 @@ async function main(): Promise<void> {
   const hotShare = ok ? pct(ok.measured.hot, ok.measured.requests) : 'n/a';
   md.push(
     `Workload: ${fmtInt(o.keys)} keys \`key:<12 digits>\` with ${o.valueSize}-byte values, loaded in full (maxmemory 0, the policy already set), ` +
-      `then \`maxmemory\` = used_memory when empty + half of what the load added (each server by its own used_memory), which evicts ` +
-      `about half the keys. Requests on one connection with ${o.pipeline} commands in flight: ${o.readPct}% GET, ${100 - o.readPct}% SET, ` +
+      (o.budget === 'own'
+        ? `then \`maxmemory\` = used_memory when empty + half of what the load added (each server by its own used_memory), which evicts ` +
+          `about half the keys.`
+        : `then \`maxmemory\` = Redis's used_memory when empty + half of what the load added to it, the same setting for Sabre ` +
+          `(whose smaller records then keep more of the keys).`) +
+      ` Requests on one connection with ${o.pipeline} commands in flight: ${o.readPct}% GET, ${100 - o.readPct}% SET, ` +
       `keys drawn from a Zipf distribution over ranks, exponent s = ${s.toFixed(4)}, calibrated (bisection) so that the hottest 20% of the ` +
       `keys carry 80% of the probability; ranks are mapped to key names by a seeded shuffle. A GET that misses is followed by a ` +
       `cache-aside SET of that key. Seeded PRNG (sfc32, seed ${o.seed}): every server gets the same stream of drawn requests; ` +
