@@ -3,7 +3,9 @@
 // pipelined raw RESP, and measured: used_memory (INFO memory) and RSS (/proc/<pid>/status,
 // all threads) before and after, bytes per key, and the overhead over the raw key+value
 // bytes; then a random half of the keys is deleted and RSS measured again (and once more
-// after MEMORY PURGE). Results: bench/RESULTS.md ("Memory (issue #6)").
+// after MEMORY PURGE); then `activedefrag yes` (with active-defrag-ignore-bytes 1mb, so that
+// a modest data set qualifies) and RSS once it has settled (up to 60 s). Results:
+// bench/RESULTS.md ("Memory (issue #6)").
 //
 //   npm run build && node dist/bench/memory.js [--keys 1000000] [--shapes small,spec] [--shards 1]
 //
@@ -199,6 +201,30 @@ interface Row {
   usedBefore: number; usedAfter: number;
   rssBefore: number; rssAfter: number;
   usedHalf: number; rssHalf: number; rssPurged: number;
+  /** After `CONFIG SET activedefrag yes`: the reply (OK, or the build's refusal), RSS once settled, seconds. */
+  defragReply: string; rssDefrag: number; defragSec: number;
+}
+
+/**
+ * Turn active defrag on and wait until RSS settles: no defrag cycle running and RSS within 1%
+ * over the last 3 s (at least 5 s, at most 60 s). Returns the settled RSS and the seconds taken.
+ */
+async function defragAndSettle(s: ServerHandle): Promise<{ reply: string; rss: number; sec: number }> {
+  await command(s.port, 'CONFIG', 'SET', 'active-defrag-ignore-bytes', '1mb');
+  const reply = await command(s.port, 'CONFIG', 'SET', 'activedefrag', 'yes');
+  const t0 = performance.now();
+  const samples: number[] = [];
+  for (;;) {
+    await sleep(1000);
+    const now = rss(s.pid);
+    samples.push(now);
+    const sec = (performance.now() - t0) / 1000;
+    const running = /active_defrag_running:(\d+)/.exec(await command(s.port, 'INFO', 'memory'));
+    const idle = running === null || running[1] === '0';
+    const last = samples.slice(-4);
+    const flat = last.length === 4 && Math.max(...last) - Math.min(...last) <= now * 0.01;
+    if ((idle && flat && sec >= 5) || sec >= 60) return { reply, rss: now, sec: idle && flat ? sec - 3 : sec };
+  }
 }
 
 async function measure(name: string, start: () => Promise<ServerHandle>, n: number, sh: Shape): Promise<Row> {
@@ -222,7 +248,11 @@ async function measure(name: string, start: () => Promise<ServerHandle>, n: numb
     await command(s.port, 'MEMORY', 'PURGE');
     await sleep(500);
     const rssPurged = rss(s.pid);
-    return { server: name, keys: n, loadSec, usedBefore, usedAfter, rssBefore, rssAfter, usedHalf, rssHalf, rssPurged };
+    const df = await defragAndSettle(s);
+    return {
+      server: name, keys: n, loadSec, usedBefore, usedAfter, rssBefore, rssAfter, usedHalf, rssHalf, rssPurged,
+      defragReply: df.reply, rssDefrag: df.rss, defragSec: df.sec,
+    };
   } finally {
     await s.stop();
   }
@@ -250,6 +280,14 @@ function table(rows: Row[], sh: Shape, n: number): string[] {
   for (const r of rows) {
     const released = (r.rssAfter - r.rssHalf) / (r.rssAfter - r.rssBefore);
     md.push(`| ${r.server} | ${MB(r.usedHalf)} | ${MB(r.rssBefore)} | ${MB(r.rssAfter)} | ${MB(r.rssHalf)} | ${(released * 100).toFixed(0)}% | ${MB(r.rssPurged)} |`);
+  }
+  md.push('', 'Then `CONFIG SET activedefrag yes` (and `active-defrag-ignore-bytes 1mb`), RSS once settled (no cycle running, RSS flat within 1% for 3 s):', '');
+  md.push('| server | activedefrag | RSS after deleting half MB | RSS after defrag MB | RSS released by defrag | of the freed half\'s RSS | settled after s |');
+  md.push('|---|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const accepted = r.defragReply === 'OK' ? 'yes' : `refused: ${r.defragReply.replace(/\|/g, '/').slice(0, 60)}...`;
+    const half = (r.rssAfter - r.rssBefore) / 2;
+    md.push(`| ${r.server} | ${accepted} | ${MB(r.rssPurged)} | ${MB(r.rssDefrag)} | ${MB(r.rssPurged - r.rssDefrag)} | ${(((r.rssPurged - r.rssDefrag) / half) * 100).toFixed(0)}% | ${r.defragSec.toFixed(0)} |`);
   }
   md.push('');
   return md;

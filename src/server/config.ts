@@ -6,7 +6,7 @@
  * Every parameter is a ConfigParam in one table. Parameters the server reads
  * are mirrored into typed fields of Config (cfg.port, cfg.maxmemory, ...) so
  * hot paths read a plain property. Parameters Sabre accepts for compatibility
- * but does not act on (rdbcompression, activedefrag, ...) only live in the
+ * but does not act on (rdbcompression, ...) only live in the
  * table: stock redis.conf files load and CONFIG GET answers like Redis.
  *
  * Sabre differences, chosen on purpose:

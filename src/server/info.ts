@@ -15,6 +15,7 @@ import { commandById } from '../commands/table';
 import { REDIS_COMPAT_VERSION, SABRE_VERSION } from './version';
 import { lruClock } from '../store/keyspace';
 import { bytesToHuman as human, infoMemoryHead, infoMemoryTail } from './memory';
+import { defragStats } from '../store/defrag';
 
 /** Every section in the order Redis emits them; a section is emitted only if requested. */
 const SECTION_ORDER = [
@@ -136,6 +137,7 @@ function section(srv: Server, name: Section): [string, string[]] {
       return ['Persistence', persistenceInfo(srv)];
     case 'stats': {
       const st = srv.stats;
+      const df = defragStats((srv.inlineStore ?? srv.pool!.allStore).keyspaces);
       return ['Stats', [
         `total_connections_received:${st.totalConnections}`,
         `total_commands_processed:${st.totalCommands}`,
@@ -169,12 +171,12 @@ function section(srv: Server, name: Section): [string, string[]] {
         'total_forks:0',
         'migrate_cached_sockets:0',
         'slave_expires_tracked_keys:0',
-        'active_defrag_hits:0',
-        'active_defrag_misses:0',
-        'active_defrag_key_hits:0',
-        'active_defrag_key_misses:0',
-        'total_active_defrag_time:0',
-        'current_active_defrag_time:0',
+        `active_defrag_hits:${df.hits}`,
+        `active_defrag_misses:${df.misses}`,
+        `active_defrag_key_hits:${df.keyHits}`,
+        `active_defrag_key_misses:${df.keyMisses}`,
+        `total_active_defrag_time:${df.totalMs}`,
+        `current_active_defrag_time:${df.currentMs}`,
         `tracking_total_keys:${srv.tracking.table.size}`,
         `tracking_total_items:${srv.tracking.totalItems}`,
         `tracking_total_prefixes:${srv.tracking.prefixes.size}`,

@@ -30,6 +30,7 @@ import {
 } from '../../native-layout/arena';
 import { DOCTOR_EMPTY, DOCTOR_OK, MEMORY_HELP } from '../commands/memory';
 import { replyHelp } from '../commands/context';
+import { defragReleased, defragStats } from '../store/defrag';
 
 type LocalHandler = (srv: Server, cl: Client, c: ExecContext, spec: CommandSpec) => void;
 
@@ -97,7 +98,7 @@ export function arenaBytes(srv: Server): { used: number; reserved: number; carve
     const a = ks.arena;
     used += a.usedBytes;
     reserved += a.segmentBytes;
-    carved += a.segmentBytes - (SEGMENT_SIZE - a.hdr[H_BUMP]);
+    carved += a.carvedBytes;
   }
   return { used, reserved, carved };
 }
@@ -279,7 +280,7 @@ export function infoMemoryTail(srv: Server): string[] {
     'mem_cluster_links:0',
     'mem_aof_buffer:0',
     'mem_allocator:sabre-arena',
-    'active_defrag_running:0',
+    `active_defrag_running:${defragStats(keyspacesOf(srv)).running}`,
     `lazyfree_pending_objects:${lazy}`,
     'lazyfreed_objects:0',
     `arena_used_bytes:${arena.used}`,
@@ -383,9 +384,10 @@ export function mallocStatsText(srv: Server): string {
     const a = kss[i].arena, h = a.hdr;
     used += a.usedBytes;
     reserved += a.segmentBytes;
-    const carved = a.segmentBytes - (SEGMENT_SIZE - h[H_BUMP]);
+    const carved = a.carvedBytes;
     s += `shard ${i}: allocated: ${a.usedBytes}, free-listed: ${carved - a.usedBytes}, segments: ${a.segmentBytes} (${h[H_NEXT_SEG] - h[H_FREE_SEG_COUNT]} live, ${h[H_FREE_SEG_COUNT]} released), `
-      + `bump: segment ${h[H_CUR_SEG]} offset ${h[H_BUMP]}, lazyfree pending: ${h[H_LAZYFREE_COUNT]}\n`;
+      + `bump: segment ${h[H_CUR_SEG]} offset ${h[H_BUMP]}, lazyfree pending: ${h[H_LAZYFREE_COUNT]}, `
+      + `released by defrag: ${defragReleased(a)}\n`;
   }
   s += `total: allocated: ${used}, segments: ${reserved}, not allocated: ${reserved - used}\n`;
   const m = process.memoryUsage();

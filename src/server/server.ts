@@ -33,6 +33,7 @@ import { CMD_DENYOOM } from '../commands/table';
 import { ERR_OOM, EVICT_FAIL, Evictor, MemoryBudget, evictConfig, evictedKeys, outOfMemory } from '../store/evict';
 import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
 import { Tracking } from './tracking';
+import { Defragger, dropReleasedSegments, publishDefragConfig } from '../store/defrag';
 import { SCRIPT_POSTPONE, SCRIPT_REJECT, ScriptHost } from './scripting';
 
 /** How the io thread handles a command. */
@@ -1112,10 +1113,16 @@ export class Server {
       }
     }
     const store = this.inlineStore;
+    // Active defrag: settings go to the arenas' headers; released segments' views are dropped.
+    publishDefragConfig((store ?? this.pool!.allStore).keyspaces.map((k) => k.arena), this.cfg);
+    if (this.pool !== null) dropReleasedSegments(this.pool.keyspaces);
     // Inline, a running script has the store to itself.
     if (store === null || this.scripts.storeHeld) return;
     const ks = store.keyspaces[0];
     ks.cron(1);
+    this.defrag ??= new Defragger(ks);
+    this.defrag.cron(1000 / this.cfg.hz);
+    if (this.defrag.wantsTime) this.scheduleDefrag();
     if (ks.lazyFreePending > 0) this.scheduleLazyFree(ks);
     const period = 1000 / this.cfg.hz;
     const deadline = performance.now() + period * (0.25 + 0.05 * (this.cfg.activeExpireEffort - 1));
@@ -1124,6 +1131,21 @@ export class Server {
   }
 
   private lazyFreeScheduled = false;
+  private defrag: Defragger | null = null;
+  private defragScheduled = false;
+
+  /** Inline mode: defrag in ~1 ms slices between event-loop turns, up to the period's budget. */
+  private scheduleDefrag(): void {
+    if (this.defragScheduled) return;
+    this.defragScheduled = true;
+    setImmediate(() => {
+      this.defragScheduled = false;
+      const d = this.defrag!;
+      if (this.scripts.storeHeld || !d.wantsTime) return;
+      d.step(performance.now() + 1);
+      if (d.wantsTime) this.scheduleDefrag();
+    });
+  }
   /** performance.now() when the last inline command ended (command timing, see runInline). */
   private lastCommandEnd = 0;
 

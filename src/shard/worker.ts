@@ -27,6 +27,7 @@ import { snapshotId, snapshotStep } from '../persistence/snapshot';
 import { H_DIRTY, H_SNAPSHOT } from '../../native-layout/arena';
 import { PERSIST_AOF_ON, PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { Evictor, MemoryBudget, evictConfig } from '../store/evict';
+import { Defragger } from '../store/defrag';
 
 export interface ShardWorkerData {
   shard: number;
@@ -242,12 +243,14 @@ function main(): void {
 
   // ---- cron: active expiry and incremental rehash, hz times a second --------------------
   let nextCron = performance.now();
+  const defrag = new Defragger(ks);
   function cron(): void {
     const now = performance.now();
     if (now < nextCron) return;
     const period = 1000 / shardSettings.hz;
     nextCron = now + period;
     ks.cron(1);
+    defrag.cron(period);
     // Redis's slow cycle: up to 25% of the cron period, more with active-expire-effort.
     const deadline = performance.now() + period * (0.25 + 0.05 * (shardSettings.activeExpireEffort - 1));
     const wall = Date.now();
@@ -298,6 +301,11 @@ function main(): void {
         flushReplies();
       }
       if (persist.sink.pending) persist.flush();
+      continue;
+    }
+    if (defrag.wantsTime) {
+      // Idle: the rest of this period's defrag budget, a millisecond at a time.
+      defrag.step(now + 1);
       continue;
     }
     if (ks.lazyFreePending > 0) {

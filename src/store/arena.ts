@@ -8,7 +8,7 @@ import { MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import {
   ADDR_OFFSET_BITS, ADDR_OFFSET_MASK, ARENA_MAGIC, GRANULE_SHIFT, HEADER_BYTES, H_BUMP, H_CUR_SEG,
   H_FREE_HEADS, H_FREE_HEADS_END, H_FREE_SEGS, H_FREE_SEG_COUNT, H_GENERATION, H_HASH_SEED, H_MAGIC, H_NEXT_SEG,
-  H_USED_LO, LARGE_BLOCK, MAX_SEGMENTS, SEGMENT_SIZE,
+  H_USED_LO, LARGE_BLOCK, MAX_SEGMENTS, SEGMENT_SIZE, H_DEFRAG_FLAGS, H_DEFRAG_SLOT_TABLE, H_SEG0_CARVED, DEFRAG_SLOT_WORDS, DEFRAG_MAX_SLOTS,
 } from '../../native-layout/arena';
 
 /**
@@ -29,6 +29,7 @@ while (CLASS_SIZES[CLASS_SIZES.length - 1] < 0x7fff0000) {
 const SMALL_CLASS_LIMIT = 512;
 const FIRST_LARGE_CLASS = CLASS_SIZES.findIndex((s) => s >= LARGE_BLOCK);
 if (H_FREE_HEADS + FIRST_LARGE_CLASS > H_FREE_HEADS_END) throw new Error('arena header too small for size classes');
+if (DEFRAG_MAX_SLOTS * DEFRAG_SLOT_WORDS > HEADER_BYTES / 4 - H_DEFRAG_SLOT_TABLE) throw new Error('arena header too small for defrag');
 
 export function sizeClass(size: number): number {
   if (size <= SMALL_CLASS_LIMIT) return size <= 8 ? 0 : ((size + 7) >>> 3) - 1;
@@ -57,6 +58,11 @@ export class Arena {
   readonly f64: (Float64Array | null)[] = [];
   /** Header words of segment 0 (Int32Array for Atomics). */
   readonly hdr: Int32Array;
+  /**
+   * Per segment: 0, or its 1-based slot in the defrag evacuation table (native-layout/defrag.md).
+   * Lives in the header, so every thread's free() parks blocks of an evacuating segment.
+   */
+  readonly evacuating: Uint8Array;
   /** Segment announcements seen by this thread; equals H_GENERATION when in sync. */
   private localGeneration = 0;
   /** Port to the other thread sharing this arena (owner shard <-> io thread), if any. */
@@ -66,6 +72,7 @@ export class Arena {
 
   private constructor(seg0: SharedArrayBuffer) {
     this.hdr = new Int32Array(seg0, 0, HEADER_BYTES >> 2);
+    this.evacuating = new Uint8Array(seg0, H_DEFRAG_FLAGS * 4, MAX_SEGMENTS);
     this.install(0, seg0);
   }
 
@@ -166,6 +173,27 @@ export class Arena {
     return this.f64[0]![(H_USED_LO >> 1) + 1];
   }
 
+  /**
+   * Bytes carved out of segments: in use or on a free list, so resident (what RSS follows);
+   * the untouched tails of the bump segment and of segment 0 are not.
+   */
+  get carvedBytes(): number {
+    const h = this.hdr, seg0 = h[H_SEG0_CARVED];
+    return this.segmentBytes - (SEGMENT_SIZE - h[H_BUMP]) - (seg0 === 0 ? 0 : SEGMENT_SIZE - seg0);
+  }
+
+  /**
+   * Leave segment 0 to the header and the blocks allocated so far (the keyspace root, which
+   * every thread caches and which never moves): data starts in segment 1, and every segment
+   * that holds data can then be emptied and released by defrag.
+   */
+  leaveSegmentZero(): void {
+    const h = this.hdr;
+    if (h[H_CUR_SEG] !== 0 || h[H_SEG0_CARVED] !== 0) return;
+    h[H_SEG0_CARVED] = h[H_BUMP];
+    h[H_BUMP] = SEGMENT_SIZE;
+  }
+
   /** Allocate `size` bytes (8-byte aligned, not zeroed); returns the block address. */
   alloc(size: number): number {
     const cls = sizeClass(size);
@@ -199,9 +227,57 @@ export class Arena {
       this.releaseSegment(addr >>> ADDR_OFFSET_BITS);
       return;
     }
+    const slot = this.evacuating[addr >>> ADDR_OFFSET_BITS];
+    if (slot !== 0) {
+      this.park(addr, CLASS_SIZES[cls], slot);
+      return;
+    }
     const h = this.hdr;
     this.u32[addr >>> ADDR_OFFSET_BITS]![(addr & ADDR_OFFSET_MASK) << 1] = h[H_FREE_HEADS + cls];
     h[H_FREE_HEADS + cls] = addr;
+  }
+
+  /**
+   * A block freed in a segment that defrag is emptying goes on that segment's parked list
+   * (word 0 next, word 1 size), out of reach of alloc(), and its bytes are counted: the
+   * segment is released once its parked bytes cover it (src/store/defrag.ts).
+   */
+  park(addr: number, bytes: number, slot: number): void {
+    const h = this.hdr, t = H_DEFRAG_SLOT_TABLE + (slot - 1) * DEFRAG_SLOT_WORDS;
+    const u32 = this.u32[addr >>> ADDR_OFFSET_BITS]!, w = (addr & ADDR_OFFSET_MASK) << 1;
+    u32[w] = h[t + 1];
+    u32[w + 1] = bytes;
+    h[t + 1] = addr;
+    h[t + 2] += bytes;
+  }
+
+  /** Release a regular segment that holds nothing any more (defrag; the caller knows it is empty). */
+  releaseEmptySegment(index: number): void {
+    this.releaseSegment(index);
+  }
+
+  /** Put [offset, end of segment) of segment `seg` on the free lists (the bump tail's treatment). */
+  recycleRange(seg: number, offset: number): void {
+    this.recycleTail(seg, offset);
+  }
+
+  /**
+   * Take in what the peer posted, without waiting for announcements still to come (safe at
+   * any time, even while a script thread holds announcements back). Returns segments dropped.
+   */
+  drainPort(): number {
+    if (this.port === null) return 0;
+    let dropped = 0;
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+      const msg = m.message as SegmentMessage;
+      if (msg.sab) this.install(msg.index, msg.sab);
+      else {
+        this.uninstall(msg.index);
+        dropped++;
+      }
+      this.localGeneration++;
+    }
+    return dropped;
   }
 
   /** Byte offset of an address inside its segment. */

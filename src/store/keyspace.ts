@@ -111,6 +111,8 @@ export class Keyspace {
     u32[w] = dbCount;
     for (let db = 0; db < dbCount; db++) u32[w + 1 + db * DICT_HEADER_WORDS + D_REHASH_IDX] = NOT_REHASHING;
     arena.hdr[H_ROOT] = addr;
+    // Data goes to segment 1 on: segment 0 (header, root) is the one defrag cannot release.
+    arena.leaveSegmentZero();
     return new Keyspace(arena);
   }
 
