@@ -63,11 +63,16 @@ export class Ring {
     return (Atomics.load(this.ctl, RING_WAKE) & 1) === 1;
   }
 
-  /** Wake the consumer if it sleeps (after publish()). */
+  /**
+   * Wake the consumer if it sleeps (after publish()). Every waiter on the word is woken: the
+   * io thread's Atomics.waitAsync waits of earlier parks stay queued until they time out, and
+   * a notify of one would wake the oldest of those instead of the current one (a lost wake-up
+   * that cost a whole insurance timeout, 20 ms).
+   */
   wake(): void {
     const v = Atomics.load(this.ctl, RING_WAKE);
     if ((v & 1) === 1 && Atomics.compareExchange(this.ctl, RING_WAKE, v, v + 1) === v) {
-      Atomics.notify(this.ctl, RING_WAKE, 1);
+      Atomics.notify(this.ctl, RING_WAKE);
     }
   }
 
