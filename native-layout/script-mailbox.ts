@@ -58,4 +58,4 @@ export const MBW_READ = 1;
 export const MB_WRITE_HEADER = 12;
 export const MB_REPLY_INDEX_ENTRY = 8;
 /** Most scripts of several clients sent in one request. */
-export const MB_MAX_BATCH = 64;
+export const MB_MAX_BATCH = 256;
