@@ -8,7 +8,7 @@ export const RING_HEAD = 0; // producer's write offset into the data area (publi
 export const RING_TAIL = 1; // consumer's read offset (published with Atomics.store)
 export const RING_WAKE = 2; // consumer's sleep epoch: odd while it sleeps (see ring.md, wake protocol)
 export const RING_CONTROL_BYTES = 64; // control words padded to their own cache line
-export const RING_DEFAULT_CAPACITY = 8 << 20;
+export const RING_DEFAULT_CAPACITY = 1 << 20; // 1 MiB: every page ends up resident (native-layout/ring.md)
 
 /** A record whose payload goes through the side port because it is larger than this share of the ring. */
 export const RING_LARGE_DIVISOR = 4;
