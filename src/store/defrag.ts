@@ -57,6 +57,8 @@ const NOT_REHASHING = 0xffffffff;
 const EVACUATE_MIN_FREE = 0.25;
 /** ...and at least this many bytes (emptying the bump segment right after it started is churn). */
 const EVACUATE_MIN_BYTES = 1 << 20;
+/** Share of the other segments' free bytes the evacuated live bytes may fill (size classes differ). */
+const EVACUATE_FILL = 0.75;
 /** Longest slice of defrag work at a time (ms), so that clients never wait on a whole budget. */
 const SLICE_MS = 1;
 /** How often (ms) a cycle may be tried again after one found nothing worth moving. */
@@ -129,6 +131,8 @@ export class Defragger {
   private keyHits = 0;
   private keyMisses = 0;
   private readonly segFree = new Float64Array(MAX_SEGMENTS);
+  /** Live bytes of each candidate segment (carved minus free), for sizing the evacuation set. */
+  private readonly segLive = new Float64Array(MAX_SEGMENTS);
   /** Skiplist walk: the last node seen at each level (predecessors of the next node). */
   private readonly zPrev = new Uint32Array(ZSKIPLIST_MAXLEVEL);
 
@@ -269,13 +273,16 @@ export class Defragger {
     const free = this.segFree;
     const curSeg = h[H_CUR_SEG], bump = h[H_BUMP];
     const picks: number[] = [];
+    let totalFree = 0;
     for (let i = 1; i < h[H_NEXT_SEG]; i++) {
       const u8 = a.u8[i];
       if (u8 === null || u8 === undefined || u8.length !== SEGMENT_SIZE) continue;
       // A dedicated 32 MiB block has no free bytes, so it is never picked.
       const carved = i === curSeg ? bump : SEGMENT_SIZE;
+      totalFree += free[i];
       if (free[i] >= EVACUATE_MIN_BYTES && free[i] >= carved * EVACUATE_MIN_FREE) {
         picks.push(i);
+        this.segLive[i] = carved - free[i];
         free[i] /= carved; // from here on: the free share, to sort by
       }
     }
@@ -283,6 +290,20 @@ export class Defragger {
     // Sparsest first: the most bytes back for the least copying.
     picks.sort((x, y) => free[y] - free[x] || x - y);
     if (picks.length > DEFRAG_MAX_SLOTS) picks.length = DEFRAG_MAX_SLOTS;
+    // Only as many as the free space of the segments left alone can take in: what moves then
+    // fills their holes instead of new segments, and RSS never climbs on the way down (with
+    // every segment half empty, evacuating all at once would first copy all live data out).
+    // Later cycles take the rest.
+    let live = 0, leftFree = totalFree, n = 0;
+    while (n < picks.length) {
+      const i = picks[n], carved = i === curSeg ? bump : SEGMENT_SIZE;
+      const freeBytes = free[i] * carved;
+      if (n > 0 && live + this.segLive[i] > (leftFree - freeBytes) * EVACUATE_FILL) break;
+      live += this.segLive[i];
+      leftFree -= freeBytes;
+      n++;
+    }
+    picks.length = n;
     for (let k = 0; k < picks.length; k++) {
       const t = H_DEFRAG_SLOT_TABLE + k * DEFRAG_SLOT_WORDS;
       h[t] = picks[k];
