@@ -14,9 +14,8 @@
  * Not counted (documented differences): the AOF buffer (it lives in the effect rings
  * and the persistence worker, bounded), Lua script caches (one VM per shard thread).
  */
+import { fullGc } from '../util/gc';
 import * as os from 'node:os';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import type { Server } from './server';
 import type { Client } from './client';
 import type { ExecContext } from '../commands/context';
@@ -396,7 +395,6 @@ export function mallocStatsText(srv: Server): string {
   return s;
 }
 
-let gcFn: (() => void) | null | undefined;
 
 /**
  * MEMORY PURGE: the arena frees dedicated (>= 1 MiB) segments as soon as their block is
@@ -405,16 +403,7 @@ let gcFn: (() => void) | null | undefined;
  * returns emptied heap pages to the OS. Shard threads' heaps hold no data and are left alone.
  */
 function purge(): void {
-  if (gcFn === undefined) {
-    gcFn = null;
-    try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as () => void;
-    } catch {
-      gcFn = null;
-    }
-  }
-  if (gcFn !== null) gcFn();
+  fullGc();
 }
 
 /** The io-thread MEMORY subcommands; USAGE runs where the key lives (src/commands/memory.ts). */

@@ -23,8 +23,7 @@
  * record's value word, a node's neighbours): no other thread holds arena addresses between
  * commands, and the cycle pauses while a snapshot (which does) is active.
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
+import { fullGc } from '../util/gc';
 import { Arena, CLASS_SIZES, blockSize, sizeClass } from './arena';
 import { Keyspace } from './keyspace';
 import { rev32 } from './hash';
@@ -81,23 +80,13 @@ function byteOff(addr: number): number {
   return (addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT;
 }
 
-let gcFn: (() => void) | null | undefined;
 /**
  * A full collection on this thread: a released segment's memory is unmapped only once every
  * thread's SharedArrayBuffer object for it is collected, and V8 does not count a dropped
  * 32 MiB buffer as pressure on a heap that is otherwise idle.
  */
 export function collectReleasedSegments(): void {
-  if (gcFn === undefined) {
-    gcFn = null;
-    try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as () => void;
-    } catch {
-      gcFn = null;
-    }
-  }
-  if (gcFn !== null) gcFn();
+  fullGc();
 }
 
 /** One keyspace's defragmenter, owned by the thread that owns the arena. */
