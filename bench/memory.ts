@@ -4,7 +4,7 @@
 // all threads) before and after, bytes per key, and the overhead over the raw key+value
 // bytes; then a random half of the keys is deleted and RSS measured again (and once more
 // after MEMORY PURGE); then `activedefrag yes` (with active-defrag-ignore-bytes 1mb, so that
-// a modest data set qualifies) and RSS once it has settled (up to 60 s). Results:
+// a modest data set qualifies) and RSS once it has settled (up to --defrag-wait s). Results:
 // bench/RESULTS.md ("Memory (issue #6)").
 //
 //   npm run build && node dist/bench/memory.js [--keys 1000000] [--shapes small,spec] [--shards 1]
@@ -22,7 +22,7 @@ const SHAPES: Record<string, Shape> = {
   spec: { name: 'spec', keyLen: 50, valueLen: 1024 },
 };
 
-interface Options { keys: number; shapes: Shape[]; shards: string[]; out: string | null }
+interface Options { keys: number; shapes: Shape[]; shards: string[]; out: string | null; defragWait: number }
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -32,12 +32,14 @@ function parseOptions(argv: string[]): Options {
       shapes: { type: 'string', default: 'small,spec' },
       shards: { type: 'string', default: '1' },
       out: { type: 'string' },
+      'defrag-wait': { type: 'string', default: '60' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('node dist/bench/memory.js [--keys N] [--shapes small,spec] [--shards 0,1,2] [--out file.md]');
+    console.log('node dist/bench/memory.js [--keys N] [--shapes small,spec] [--shards 0,1,2] [--defrag-wait 60] [--out file.md]');
+    console.log('--defrag-wait: longest wait (s) for RSS to settle after CONFIG SET activedefrag yes');
     process.exit(0);
   }
   const shapes = listOption(values.shapes!).map((s) => {
@@ -45,7 +47,8 @@ function parseOptions(argv: string[]): Options {
     if (!sh) throw new Error(`--shapes: unknown shape '${s}' (small, spec)`);
     return sh;
   });
-  return { keys: intOption('keys', values.keys!, 1), shapes, shards: listOption(values.shards!), out: values.out ?? null };
+  defragWaitSec = intOption('defrag-wait', values['defrag-wait']!, 5);
+  return { keys: intOption('keys', values.keys!, 1), shapes, shards: listOption(values.shards!), out: values.out ?? null, defragWait: defragWaitSec };
 }
 
 // ---- raw pipelined loading -------------------------------------------------------------
@@ -205,9 +208,12 @@ interface Row {
   defragReply: string; rssDefrag: number; defragSec: number;
 }
 
+/** Longest wait for RSS to settle after activedefrag is turned on (--defrag-wait). */
+let defragWaitSec = 60;
+
 /**
  * Turn active defrag on and wait until RSS settles: no defrag cycle running and RSS within 1%
- * over the last 3 s (at least 5 s, at most 60 s). Returns the settled RSS and the seconds taken.
+ * over the last 3 s (at least 5 s, at most --defrag-wait). Returns the settled RSS and the seconds taken.
  */
 async function defragAndSettle(s: ServerHandle): Promise<{ reply: string; rss: number; sec: number }> {
   await command(s.port, 'CONFIG', 'SET', 'active-defrag-ignore-bytes', '1mb');
@@ -223,7 +229,7 @@ async function defragAndSettle(s: ServerHandle): Promise<{ reply: string; rss: n
     const idle = running === null || running[1] === '0';
     const last = samples.slice(-4);
     const flat = last.length === 4 && Math.max(...last) - Math.min(...last) <= now * 0.01;
-    if ((idle && flat && sec >= 5) || sec >= 60) return { reply, rss: now, sec: idle && flat ? sec - 3 : sec };
+    if ((idle && flat && sec >= 5) || sec >= defragWaitSec) return { reply, rss: now, sec: idle && flat ? sec - 3 : sec };
   }
 }
 
@@ -281,7 +287,8 @@ function table(rows: Row[], sh: Shape, n: number): string[] {
     const released = (r.rssAfter - r.rssHalf) / (r.rssAfter - r.rssBefore);
     md.push(`| ${r.server} | ${MB(r.usedHalf)} | ${MB(r.rssBefore)} | ${MB(r.rssAfter)} | ${MB(r.rssHalf)} | ${(released * 100).toFixed(0)}% | ${MB(r.rssPurged)} |`);
   }
-  md.push('', 'Then `CONFIG SET activedefrag yes` (and `active-defrag-ignore-bytes 1mb`), RSS once settled (no cycle running, RSS flat within 1% for 3 s):', '');
+  md.push('', 'Then `CONFIG SET activedefrag yes` (and `active-defrag-ignore-bytes 1mb`), RSS once settled (no cycle running, ' +
+    `RSS flat within 1% for 3 s; at most ${defragWaitSec} s):`, '');
   md.push('| server | activedefrag | RSS after deleting half MB | RSS after defrag MB | RSS released by defrag | of the freed half\'s RSS | settled after s |');
   md.push('|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
