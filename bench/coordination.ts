@@ -3,7 +3,6 @@
 // MULTI/EXEC of 10 commands (redis-benchmark has no MULTI test, so a small pipelined
 // raw-socket client here drives it, the same client for both servers).
 // Built by tsc to dist/bench/coordination.js; `node dist/bench/coordination.js --help`.
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
 import { RawClient, ReplyScanner, encodeCommand, escapeBytes } from '../test/helpers/resp';
 import { intOption, listOption, runBenchMain, shellWord, versionOf, writeReport } from './common';
-import { parseBenchmarkCsv } from './run';
+import { redisBenchmark } from './run';
 
 const TESTS = ['evalsha', 'publish', 'multi'] as const;
 type Test = (typeof TESTS)[number];
@@ -114,32 +113,7 @@ interface Row {
 // ---- redis-benchmark with an arbitrary command ----
 
 function benchmarkArgs(port: number | string, n: number, clients: number, pipeline: number, command: string[]): string[] {
-  return ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', '--csv', ...command];
-}
-
-/** Runs redis-benchmark; its CSV row (named by the command's first word), or why there is none. */
-function runBenchmark(args: string[], timeoutSec: number): Promise<Row | string> {
-  return new Promise((resolve) => {
-    const proc = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutSec * 1000);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      resolve(`error: ${e.message}`);
-    });
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal) return resolve(signal === 'SIGKILL' ? `timeout after ${timeoutSec} s` : `killed by ${signal}`);
-      // redis-benchmark stops at the first error reply ("Error from server: ...") and exits 1.
-      if (code !== 0) return resolve(`exit ${code}: ${(err.trim() || out.trim()).split('\n').pop() ?? ''}`);
-      const name = args[args.indexOf('--csv') + 1].toLowerCase();
-      const row = parseBenchmarkCsv(out).get(name);
-      resolve(row ? { rps: row.rps, p50: row.p50, p99: row.p99 } : `no '${name}' row in output: ${out.trim().slice(0, 200)}`);
-    });
-  });
+  return ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), '-c', String(clients), '-P', String(pipeline), '-r', '100000', ...command];
 }
 
 /** One command on a fresh connection; the raw reply. */
@@ -170,7 +144,7 @@ async function prepareEvalsha(port: number): Promise<string | null> {
 }
 
 function runEvalsha(port: number, o: Options, pipeline: number): Promise<Row | string> {
-  return runBenchmark(benchmarkArgs(port, o.n, o.clients, pipeline, ['evalsha', EVAL_SHA, '1', 'bench:evalsha:__rand_int__']), o.timeoutSec);
+  return redisBenchmark(benchmarkArgs(port, o.n, o.clients, pipeline, ['evalsha', EVAL_SHA, '1', 'bench:evalsha:__rand_int__']), 'evalsha', o.timeoutSec);
 }
 
 // ---- PUBLISH with subscribers attached ----
@@ -283,7 +257,7 @@ async function runPublish(port: number, o: Options, pipeline: number, k: number)
   const payload = 'p'.repeat(o.payload);
   const subs = await Subscribers.open(port, k, messageFrame(payload));
   try {
-    const bench = await runBenchmark(benchmarkArgs(port, o.publishN, o.clients, pipeline, ['publish', CHANNEL, payload]), o.timeoutSec);
+    const bench: Row | string = await redisBenchmark(benchmarkArgs(port, o.publishN, o.clients, pipeline, ['publish', CHANNEL, payload]), 'publish', o.timeoutSec);
     if (typeof bench === 'string') return bench;
     const expected = o.publishN * k;
     // Subscribers may still be draining their sockets when redis-benchmark exits.

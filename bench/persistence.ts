@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REDIS_SERVER, ServerHandle, freePort, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
-import { parseBenchmarkCsv } from './run';
+import { BenchRow, redisBenchmark } from './run';
 import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, versionOf, writeReport } from './common';
 
 type Mode = 'off' | 'everysec' | 'always';
@@ -229,37 +229,11 @@ function parseReply(b: Buffer, pos: number): { value: Reply; end: number } | nul
 
 // ---- part 1: SET throughput with redis-benchmark ----
 
-interface BenchRow {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-/** redis-benchmark with arbitrary arguments (plus --csv); the row of `test`, or why there is none. */
-function redisBenchmark(args: string[], test: string, timeoutSec: number, onSpawn?: (p: ChildProcess) => void): Promise<BenchRow | string> {
-  return new Promise((resolve) => {
-    const proc = track(spawn('redis-benchmark', [...args, '--csv'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    onSpawn?.(proc);
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutSec * 1000);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      resolve(`error: ${e.message}`);
-    });
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal) return resolve(signal === 'SIGKILL' ? `timeout after ${timeoutSec} s` : `killed by ${signal}`);
-      if (code !== 0) return resolve(`exit ${code}: ${err.trim().split('\n').pop() ?? ''}`);
-      try {
-        const row = parseBenchmarkCsv(out).get(test);
-        resolve(row ? { rps: row.rps, p50: row.p50, p99: row.p99 } : `no '${test}' row: ${out.trim().slice(0, 200)}`);
-      } catch (e) {
-        resolve(`bad output: ${(e as Error).message}`);
-      }
-    });
+/** redis-benchmark (bench/run.ts), its process tracked so that an interrupted run ends it. */
+function benchmark(args: string[], test: string, timeoutSec: number, onSpawn?: (p: ChildProcess) => void): Promise<BenchRow | string> {
+  return redisBenchmark(args, test, timeoutSec, (p) => {
+    track(p);
+    onSpawn?.(p);
   });
 }
 
@@ -309,7 +283,7 @@ async function throughput(o: Options, dirs: string[]): Promise<ThroughputResult[
           flip = !flip;
           const res: ThroughputResult = { mode, shards, pipeline, redis: 'not run', sabre: 'not run' };
           for (const [who, h] of order) {
-            const row = await redisBenchmark(setBenchArgs(h.port, o, pipeline), 'set', o.timeoutSec);
+            const row = await benchmark(setBenchArgs(h.port, o, pipeline), 'set', o.timeoutSec);
             log(`${who} ${mode} shards=${shards} -P ${pipeline}: ${typeof row === 'string' ? row : `${fmtInt(row.rps)} rps, p99 ${row.p99} ms`}`);
             res[who] = row;
           }
@@ -447,7 +421,7 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
  * 7.x): one SET to the literal key `key:__rand_int__` (no -r), read back, deleted.
  */
 async function writerValue(port: number, o: Options): Promise<string> {
-  const r = await redisBenchmark(['-h', '127.0.0.1', '-p', String(port), '-t', 'set', '-n', '1', '-c', '1', '-d', '16'], 'set', o.timeoutSec);
+  const r = await benchmark(['-h', '127.0.0.1', '-p', String(port), '-t', 'set', '-n', '1', '-c', '1', '-d', '16'], 'set', o.timeoutSec);
   if (typeof r === 'string') throw new Error(`redis-benchmark probe: ${r}`);
   const c = await Conn.open(port);
   try {
@@ -685,7 +659,7 @@ async function snapshot(s: Server, o: Options, writer: boolean): Promise<SnapRes
   try {
     if (writer && o.writerN > 0) {
       const args = ['-h', '127.0.0.1', '-p', String(s.port), '-t', 'set', '-r', String(o.keys), '-n', String(o.writerN), '-d', '16', '-c', '50', '-P', String(o.writerPipeline)];
-      writerDone = redisBenchmark(args, 'set', o.timeoutSec, (p) => (writerProc = p));
+      writerDone = benchmark(args, 'set', o.timeoutSec, (p) => (writerProc = p));
       await sleep(1000); // let the writer reach its pace before the baseline
     }
     const base = sampleMem(s.pid, true);

@@ -1,7 +1,7 @@
 // Sabre vs Redis: throughput and latency with redis-benchmark, and memory per
 // key. Built by tsc to dist/bench/run.js; `npm run bench -- [options]`.
 // See bench/README.md for the options and how to read the output.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -63,7 +63,7 @@ function parseOptions(argv: string[]): Options {
 
 // ---- redis-benchmark ----
 
-interface BenchRow {
+export interface BenchRow {
   rps: number;
   avg: number;
   p50: number;
@@ -125,26 +125,34 @@ export function parseBenchmarkCsv(csv: string): Map<string, BenchRow> {
 }
 
 function benchmarkArgs(port: number | string, test: string, o: Options, pipeline: number): string[] {
-  return ['-h', '127.0.0.1', '-p', String(port), '-t', test, '-n', String(o.n), '-c', String(o.clients), '-P', String(pipeline), '--csv'];
+  return ['-h', '127.0.0.1', '-p', String(port), '-t', test, '-n', String(o.n), '-c', String(o.clients), '-P', String(pipeline)];
 }
 
-/** Runs redis-benchmark for one test (asynchronously: the servers' log pipes must keep draining). */
-function runBenchmark(port: number, test: string, o: Options, pipeline: number): Promise<BenchRow | string> {
+/**
+ * Runs redis-benchmark with `args` (options first, then an optional command) and `--csv`,
+ * asynchronously (the servers' log pipes must keep draining): the CSV row of `test`, or why
+ * there is none. The bench scripts all run it through here.
+ */
+export function redisBenchmark(args: string[], test: string, timeoutSec: number,
+  onSpawn?: (p: ChildProcess) => void): Promise<BenchRow | string> {
   return new Promise((resolve) => {
-    const proc = spawn('redis-benchmark', benchmarkArgs(port, test, o, pipeline), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // --csv goes first: after a command it would be one of the command's arguments.
+    const proc = spawn('redis-benchmark', ['--csv', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(proc);
     let out = '';
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), o.timeoutSec * 1000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutSec * 1000);
     proc.on('error', (e) => {
       clearTimeout(timer);
       resolve(`error: ${e.message}`);
     });
     proc.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (signal) return resolve(signal === 'SIGKILL' ? `timeout after ${o.timeoutSec} s` : `killed by ${signal}`);
-      if (code !== 0) return resolve(`exit ${code}: ${err.trim().split('\n').pop() ?? ''}`);
+      if (signal) return resolve(signal === 'SIGKILL' ? `timeout after ${timeoutSec} s` : `killed by ${signal}`);
+      // redis-benchmark stops at the first error reply ("Error from server: ...") and exits 1.
+      if (code !== 0) return resolve(`exit ${code}: ${(err.trim() || out.trim()).split('\n').pop() ?? ''}`);
       try {
         const row = parseBenchmarkCsv(out).get(test);
         resolve(row ?? `no '${test}' row in output: ${out.trim().slice(0, 200)}`);
@@ -356,7 +364,7 @@ async function main(): Promise<void> {
               if (flip) order.reverse();
               flip = !flip;
               for (const [who, port] of order) {
-                const row = await runBenchmark(port, test, o, pipeline);
+                const row = await redisBenchmark(benchmarkArgs(port, test, o, pipeline), test, o.timeoutSec);
                 log(`${who} shards=${shards} -P ${pipeline} ${test}: ${typeof row === 'string' ? row : `${fmtInt(row.rps)} rps`}`);
                 if (typeof row === 'string') {
                   if (who === 'redis') rErr = row;
