@@ -597,10 +597,10 @@ export class ScriptHost {
       }
       start = end;
     }
-    // One write per client, after all of its replies in the batch (a pipelining client has many).
+    // One write per run of a client's replies (a pipelining client's scripts queue back to back).
     for (let k = 0; k < batch.length; k++) {
       const cl = batch[k].client;
-      if (cl !== null && (k + 1 === batch.length || !batchHasLater(batch, k, cl))) srv.flushClient(cl);
+      if (cl !== null && (k + 1 === batch.length || batch[k + 1].client !== cl)) srv.flushClient(cl);
     }
     // Clients blocked on keys the scripts wrote get their turn now.
     const local = first.exec?.localWrites;
@@ -725,12 +725,6 @@ export class ScriptHost {
     for (let i = 0; i < 100 && this.state.running(); i++) await new Promise((r) => setTimeout(r, 10));
     await this.worker.terminate();
   }
-}
-
-/** Does a job after index k of the batch belong to client cl? */
-function batchHasLater(batch: readonly ScriptJob[], k: number, cl: Client): boolean {
-  for (let j = k + 1; j < batch.length; j++) if (batch[j].client === cl) return true;
-  return false;
 }
 
 function hasArg(buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number, lower: string): boolean {
