@@ -39,7 +39,7 @@ import {
 } from '../../native-layout/arena';
 import { D_SIZE0, D_SIZE1, D_TABLE0, D_TABLE1, D_REHASH_IDX } from '../../native-layout/dict';
 import {
-  ENC_INTSET, ENC_LISTPACK, ENC_SKIPLIST, META_ENC_SHIFT, META_TYPE_MASK, R_META, R_VALUE, TYPE_HASH, TYPE_LIST,
+  ENC_INTSET, ENC_LISTPACK, ENC_SKIPLIST, TYPE_HASH, TYPE_LIST,
   TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../../native-layout/record';
 import {
@@ -75,9 +75,6 @@ function seg(addr: number): number {
 /** u32 word index of an address inside its segment. */
 function word(addr: number): number {
   return (addr & ADDR_OFFSET_MASK) << 1;
-}
-function byteOff(addr: number): number {
-  return (addr & ADDR_OFFSET_MASK) << GRANULE_SHIFT;
 }
 
 /**
@@ -370,7 +367,7 @@ export class Defragger {
             h[H_FREE_HEADS + cls] = b;
           } else {
             // The parked tail of the segment that was the bump segment.
-            a.recycleRange(seg(b), byteOff(b));
+            a.recycleRange(seg(b), Arena.offset(b));
           }
           b = next;
         }
@@ -477,16 +474,14 @@ export class Defragger {
       } else {
         this.misses++;
       }
-      const u32 = a.u32[seg(rec)]!, w = word(rec);
-      const meta = u32[w + (R_META >>> 2)];
-      if ((meta & META_TYPE_MASK) !== TYPE_STRING && u32[w + (R_VALUE >>> 2)] !== 0) {
-        this.defragValue(rec, meta & META_TYPE_MASK, (meta >>> META_ENC_SHIFT) & 0xf, u32[w + (R_VALUE >>> 2)]);
-      }
+      const type = ks.type(rec), value = type !== TYPE_STRING ? ks.valueWord(rec) : 0;
+      if (value !== 0) this.defragValue(rec, type, ks.encoding(rec), value);
       if (this.hits !== hits0) this.keyHits++;
       else this.keyMisses++;
-      words = u32;
-      idx = w;
-      rec = u32[w];
+      // The chain link is the record's first word.
+      words = a.u32[seg(rec)]!;
+      idx = word(rec);
+      rec = words[idx];
     }
   }
 
@@ -515,10 +510,6 @@ export class Defragger {
     return this.moveBlock(addr, size, copy);
   }
 
-  private setValueWord(rec: number, v: number): void {
-    this.a.u32[seg(rec)]![word(rec) + (R_VALUE >>> 2)] = v;
-  }
-
   private defragValue(rec: number, type: number, enc: number, v: number): void {
     const a = this.a;
     let n = v;
@@ -544,7 +535,7 @@ export class Defragger {
         else if (enc === ENC_SKIPLIST) n = this.defragSkiplist(v);
         break;
     }
-    if (n !== v) this.setValueWord(rec, n);
+    if (n !== v) this.ks.setValueWord(rec, n);
   }
 
   /** A bucket array of `size` u32 words held in header word `hw[w]`: moved when flagged. */
@@ -586,7 +577,7 @@ export class Defragger {
         const n = a.alloc(size);
         const du32 = a.u32[seg(n)]!, dw = word(n);
         for (let i = 0; i < N_HEADER >>> 2; i++) du32[dw + i] = u32[w + i];
-        a.u8[seg(n)]!.set(a.u8[seg(node)]!.subarray(byteOff(node) + lo, byteOff(node) + hi), byteOff(n) + lo);
+        a.u8[seg(n)]!.set(a.u8[seg(node)]!.subarray(Arena.offset(node) + lo, Arena.offset(node) + hi), Arena.offset(n) + lo);
         a.free(node, size);
         this.hits++;
         if (prev === 0) hu[hw + (QL_HEAD >>> 2)] = n;
@@ -731,7 +722,7 @@ export class Defragger {
   private memberHash(x: number): number {
     const a = this.a, u32 = a.u32[seg(x)]!, w = word(x);
     const level = u32[w + (ZN_LEVEL >>> 2)], len = u32[w + (ZN_LEN >>> 2)];
-    const start = byteOff(x) + ZN_LEVELS + level * ZN_LEVEL_BYTES;
+    const start = Arena.offset(x) + ZN_LEVELS + level * ZN_LEVEL_BYTES;
     return this.ks.hash(a.u8[seg(x)]!, start, start + len);
   }
 
