@@ -31,6 +31,9 @@ export {
   CMD_KEY_INSERT, CMD_KEY_DELETE, CMD_KEY_NOT_KEY, CMD_KEY_INCOMPLETE, CMD_KEY_VARIABLE_FLAGS,
 } from './command-docs';
 
+/** The commands that run a script (the script thread's that need the dataset; CLIENT TRACKING's script callers). */
+export const SCRIPT_RUN_COMMANDS: ReadonlySet<string> = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
+
 /**
  * The commands Sabre implements. A container (CLIENT, CONFIG, ...) is enabled by
  * listing its subcommands as "container|sub"; COMMAND, COMMAND INFO/DOCS/LIST/COUNT

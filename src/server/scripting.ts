@@ -17,7 +17,7 @@ import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:
 import type { Server } from './server';
 import type { Client } from './client';
 import { log } from './logger';
-import { CMD_ALLOW_BUSY, CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import { CMD_ALLOW_BUSY, CommandSpec, SCRIPT_RUN_COMMANDS, commandById, getKeyPositions } from '../commands/table';
 import { ExecContext, saveArgs } from '../commands/context';
 import { ReplyWriter } from '../protocol/resp-writer';
 import type { Arena, SegmentMessage } from '../store/arena';
@@ -39,8 +39,6 @@ import {
 
 /** Commands that run on the script thread (their subcommands too, but the KILLs). */
 export const SCRIPT_THREAD_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro', 'script', 'function']);
-/** Those that need the dataset (the rest only touch the script cache and libraries). */
-const STORE_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /** What dispatch does with a command while a script runs. */
 export const SCRIPT_PASS = 0;
@@ -238,7 +236,7 @@ export class ScriptHost {
     cl.inFlight++;
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
-      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
       trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq),
     });
   }
@@ -258,7 +256,7 @@ export class ScriptHost {
     const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
     this.enqueue({
       client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
-      needsStore: STORE_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, trackReads: false,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, trackReads: false,
     });
   }
 

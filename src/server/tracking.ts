@@ -26,7 +26,7 @@ import type { Server } from './server';
 import type { Client } from './client';
 import type { ExecContext } from '../commands/context';
 import { ERR_NOT_INTEGER, ERR_SYNTAX, NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_KEY_MISS, NOTIFY_NEW, effectiveNotifyFlags } from '../commands/context';
-import { CMD_PUBSUB, CMD_READONLY, CommandSpec, getKeyPositions } from '../commands/table';
+import { CMD_PUBSUB, CMD_READONLY, CommandSpec, SCRIPT_RUN_COMMANDS, getKeyPositions } from '../commands/table';
 import { parseInt64, parsed } from '../util/numbers';
 
 /** Client tracking flags (Redis's CLIENT_TRACKING_*). */
@@ -63,8 +63,6 @@ export class ClientTracking {
   scriptSeq = -1;
 }
 
-/** Scripts: the keys read by the commands they run are remembered for the caller. */
-const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /**
  * What a command's reply caused while it arrived out of order (a pipeline over several shards):
@@ -253,7 +251,7 @@ export class Tracking {
       if (name === 'exec') t.execCaching = caching;
       t.flags &= ~TRACKING_CACHING;
     }
-    if (SCRIPT_COMMANDS.has(name)) {
+    if (SCRIPT_RUN_COMMANDS.has(name)) {
       // Not the script command itself: the commands it runs (call()'s test, with the caller's flags).
       const counts = (t.flags & TRACKING_BCAST) === 0 && ((t.flags & TRACKING_OPTIN) === 0 || caching) && ((t.flags & TRACKING_OPTOUT) === 0 || !caching);
       t.scriptSeq = counts ? seq : -1;
