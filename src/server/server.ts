@@ -33,7 +33,7 @@ import { CMD_DENYOOM } from '../commands/table';
 import { ERR_OOM, EVICT_FAIL, Evictor, MemoryBudget, evictConfig, evictedKeys, outOfMemory } from '../store/evict';
 import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleAlive, watchKeys } from './multi';
 import { Tracking } from './tracking';
-import { Defragger, dropReleasedSegments, publishDefragConfig } from '../store/defrag';
+import { DEFRAG_CONFIG_NAMES, Defragger, dropReleasedSegments, publishDefragConfig } from '../store/defrag';
 import { SCRIPT_POSTPONE, SCRIPT_REJECT, ScriptHost } from './scripting';
 
 /** How the io thread handles a command. */
@@ -200,6 +200,10 @@ export class Server {
     }
     this.durability.loading = true;
     const store = this.inlineStore ?? this.pool!.allStore;
+    // The arenas' owners read the active-defrag settings from their headers.
+    const publishDefrag = () => publishDefragConfig(store.keyspaces.map((k) => k.arena), this.cfg);
+    publishDefrag();
+    for (const name of DEFRAG_CONFIG_NAMES) this.cfg.onChange(name, publishDefrag);
     const load = () => this.durability.load(store, (work) => new Promise<void>((resolve, reject) => {
       this.parkAllShards((_s, release) => {
         work().then(() => { release(); resolve(); }, (e) => { release(); reject(e); });
@@ -1113,8 +1117,7 @@ export class Server {
       }
     }
     const store = this.inlineStore;
-    // Active defrag: settings go to the arenas' headers; released segments' views are dropped.
-    publishDefragConfig((store ?? this.pool!.allStore).keyspaces.map((k) => k.arena), this.cfg);
+    // Active defrag: the views of segments the shards released are dropped.
     if (this.pool !== null) dropReleasedSegments(this.pool.keyspaces);
     // Inline, a running script has the store to itself.
     if (store === null || this.scripts.storeHeld) return;

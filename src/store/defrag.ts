@@ -752,9 +752,15 @@ export interface DefragConfig {
   getValue(name: string): string | null;
 }
 
+/** The settings publishDefragConfig() copies: it runs at start and when one of them changes. */
+export const DEFRAG_CONFIG_NAMES = [
+  'activedefrag', 'active-defrag-threshold-lower', 'active-defrag-threshold-upper', 'active-defrag-cycle-min',
+  'active-defrag-cycle-max', 'active-defrag-max-scan-fields', 'active-defrag-ignore-bytes',
+];
+
 /**
- * From the io thread's cron: copy the active-defrag-* settings into every arena's header,
- * where the owning thread reads them (no per-thread settings messages needed).
+ * On the io thread: copy the active-defrag-* settings into every arena's header, where the
+ * owning thread reads them (no per-thread settings messages needed).
  */
 export function publishDefragConfig(arenas: readonly Arena[], cfg: DefragConfig): void {
   const num = (name: string, dflt: number): number => {
