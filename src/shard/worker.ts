@@ -158,8 +158,7 @@ function main(): void {
       // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory): from the idle loop.
       if (msg.name === 'maxmemory' || msg.name === 'maxmemory-policy') {
         evictor.running = evictConfig.maxmemory !== 0;
-        evictor.budget.publish();
-        evictor.budget.publishEvictable(evictor.keyspaces);
+        evictor.publishBudget();
       }
     } else if (msg.op === 'stats') answer = JSON.stringify({ expiredKeys: ks.expiredKeys });
     else if (msg.op === 'exit') {
@@ -235,10 +234,7 @@ function main(): void {
     req.release();
     flushReplies();
     Atomics.store(arena.hdr, H_DIRTY, ctx.dirty);
-    if (evictConfig.maxmemory !== 0) {
-      evictor.budget.publish();
-      evictor.budget.publishEvictable(evictor.keyspaces);
-    }
+    if (evictConfig.maxmemory !== 0) evictor.publishBudget();
   }
 
   // ---- cron: active expiry and incremental rehash, hz times a second --------------------
@@ -260,8 +256,7 @@ function main(): void {
     if (evictConfig.maxmemory !== 0) {
       // Our numbers for the other shards' budgets, and our share of any excess freed even
       // when no command comes (they may be counting on it).
-      evictor.budget.publish();
-      evictor.budget.publishEvictable(evictor.keyspaces);
+      evictor.publishBudget();
       evictor.perform(wall);
     }
     if (events.len > 0) {

@@ -357,6 +357,12 @@ export class Evictor {
     return this.done(EVICT_OK);
   }
 
+  /** This thread's used bytes and evictable keys, for the other shards' shares. */
+  publishBudget(): void {
+    this.budget.publish();
+    this.budget.publishEvictable(this.keyspaces);
+  }
+
   private done(result: number): number {
     this.running = false;
     this.budget.publish();
