@@ -1,7 +1,8 @@
-// Small helpers the bench scripts share (run.ts, persistence.ts, coordination.ts, memory.ts).
+// Small helpers the bench scripts share (run.ts, persistence.ts, coordination.ts, memory.ts, cache.ts).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ServerHandle } from '../test/helpers/servers';
 
 /** A --name option as an integer >= min, or an error naming the option. */
 export function intOption(name: string, s: string, min: number): number {
@@ -58,4 +59,19 @@ export function runBenchMain(mod: NodeModule, name: string, main: () => Promise<
     process.stderr.write(`[${name}] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * The servers a bench script starts (push each as it starts): stopAll() stops them at the
+ * end, and Ctrl-C stops them before the script exits (130).
+ */
+export function startedServers(): { started: ServerHandle[]; stopAll: () => Promise<void> } {
+  const started: ServerHandle[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(started.map((h) => h.stop()));
+  };
+  process.once('SIGINT', () => {
+    void stopAll().then(() => process.exit(130));
+  });
+  return { started, stopAll };
 }

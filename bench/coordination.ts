@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
 import { RawClient, ReplyScanner, encodeCommand, escapeBytes } from '../test/helpers/resp';
-import { intOption, listOption, runBenchMain, shellWord, versionOf, writeReport } from './common';
+import { intOption, listOption, runBenchMain, shellWord, startedServers, versionOf, writeReport } from './common';
 import { redisBenchmark } from './run';
 
 const TESTS = ['evalsha', 'publish', 'multi'] as const;
@@ -513,11 +513,7 @@ async function main(): Promise<void> {
 
   const results = new Map<string, Result>();
   const key = (c: Case, shards: string) => `${c.test}|${c.pipeline}|${c.variant}|${shards}`;
-  const started: ServerHandle[] = [];
-  const stopAll = () => Promise.all(started.map((h) => h.stop()));
-  process.once('SIGINT', () => {
-    void stopAll().then(() => process.exit(130));
-  });
+  const { started, stopAll } = startedServers();
 
   try {
     log('starting redis-server');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ServerHandle, repoRoot, startRedis, startSabre } from '../test/helpers/servers';
-import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, versionOf, writeReport } from './common';
+import { intOption, listOption, procStatusBytes, runBenchMain, shellWord, startedServers, versionOf, writeReport } from './common';
 
 interface Options {
   n: number;
@@ -324,11 +324,7 @@ async function main(): Promise<void> {
 
   const results = new Map<string, { redis: BenchRow | string; sabre: BenchRow | string }>();
   const memory: MemResult[] = [];
-  const started: ServerHandle[] = [];
-  const stopAll = () => Promise.all(started.map((h) => h.stop()));
-  process.once('SIGINT', () => {
-    void stopAll().then(() => process.exit(130));
-  });
+  const { started, stopAll } = startedServers();
 
   try {
     log('starting redis-server');
