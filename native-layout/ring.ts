@@ -61,3 +61,4 @@ export const REPLY_CONTROL = 4; // payload is a control answer (JSON)
 export const REPLY_BLOCKED = 6; // a blocking command found no data: the io thread blocks the client
 export const REPLY_EVENT = 7; // payload: keyspace notifications of the command whose reply follows (clientId/seq as its reply; 0 from the cron) (src/server/notifications.ts)
 export const REPLY_SLOWLOG = 5; // payload: the slow command's arguments as slowlog keeps them, (u32 length, bytes) each; seq/client as the command's
+export const REPLY_WRITES = 8; // payload: the write commands a script on the shard ran (script-mailbox.md writes-list entries), ahead of its reply; empty when too many to send (the io thread then takes the script's declared keys)

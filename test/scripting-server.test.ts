@@ -214,7 +214,9 @@ describe.each(MODES)('scripting served by sabre %s', (_label, args) => {
     const a = conn(), b = conn(), c = conn();
     await b.config('SET', 'busy-reply-threshold', '300');
     await b.set('before', '1');
-    const running = a.eval('local i = 0 while true do i = i + 1 end', 0).then(() => 'ok', (e: Error) => e.message);
+    // (It declares the key GET reads: with shard workers it runs on that key's shard, whose
+    // commands wait for it; the other shard's would be served meanwhile.)
+    const running = a.eval('local i = 0 while true do i = i + 1 end', 1, 'before').then(() => 'ok', (e: Error) => e.message);
     await sleep(100);
     const t0 = Date.now();
     const early = b.get('before').then((v) => v, (e: Error) => e.message);
@@ -224,7 +226,7 @@ describe.each(MODES)('scripting served by sabre %s', (_label, args) => {
     await expect(c.call('FUNCTION', 'KILL')).rejects.toThrow('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.');
     const stats = await c.call('FUNCTION', 'STATS') as unknown[];
     expect(stats[0]).toBe('running_script');
-    expect((stats[1] as unknown[])[3]).toEqual(['eval', 'local i = 0 while true do i = i + 1 end', '0']);
+    expect((stats[1] as unknown[])[3]).toEqual(['eval', 'local i = 0 while true do i = i + 1 end', '1', 'before']);
     expect(await c.call('SCRIPT', 'KILL')).toBe('OK');
     expect(await running).toMatch(/^ERR Script killed by user with SCRIPT KILL\.\.\. script: [0-9a-f]{40}, on @user_script:1\.$/);
     expect(await b.get('before')).toBe('1');

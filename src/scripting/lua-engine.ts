@@ -138,6 +138,12 @@ export const LL_WARNING = 3;
  * io thread sets KILL only if WROTE is clear (else it answers UNKILLABLE).
  */
 export const SCRIPT_STATE_BYTES = 128;
+/**
+ * A shard's state buffer goes on after the ScriptState with the script command running now
+ * (u32 argc, then argc × (u32 len, bytes); the command name only when it does not fit), for
+ * FUNCTION STATS on the io thread while the shard is busy.
+ */
+export const SHARD_RUNNING_CMD_BYTES = 64 * 1024;
 export const ST_STATUS = 0;
 export const ST_RUNS = 1;
 export const ST_START_F64 = 1;

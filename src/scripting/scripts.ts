@@ -150,6 +150,13 @@ export class ScriptRuntime implements LuaHost {
    */
   onRead: ((db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => void) | null = null;
 
+  /**
+   * On a shard's VM: refuses a command whose keys belong to another shard (an error text, or
+   * null). The io thread sends only scripts that provably name their declared keys; this is
+   * the net for what that analysis cannot see.
+   */
+  keyCheck: ((spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => string | null) | null = null;
+
   constructor(stateSab?: SharedArrayBuffer) {
     this.engine = new LuaEngine(stateSab);
     this.engine.host = this;
@@ -175,6 +182,13 @@ export class ScriptRuntime implements LuaHost {
     if (this.readOnly && (spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE))) {
       this.callError = 'Write commands are not allowed from read-only scripts.';
       return CALL_ERROR;
+    }
+    if (this.keyCheck !== null) {
+      const err = this.keyCheck(spec, buf, as, ae, argc);
+      if (err !== null) {
+        this.callError = err;
+        return CALL_ERROR;
+      }
     }
     const outer = this.outer!;
     let inner = this.inner;

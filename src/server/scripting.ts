@@ -28,7 +28,7 @@ import { EXECABORT, MultiState, QueuedCommand, WatchSet, runQueuedCommand, watch
 import { PERSIST_AOF_ON } from '../persistence/flags';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import {
-  ERR_BUSY_EVAL, ERR_BUSY_FUNCTION, SCRIPT_STATE_BYTES, STATUS_IS_EVAL, STATUS_KILL, ST_FN_COUNT, ST_LIB_COUNT, ST_STATUS, ScriptStateView,
+  ERR_BUSY_EVAL, ERR_BUSY_FUNCTION, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES, STATUS_IS_EVAL, STATUS_KILL, ST_FN_COUNT, ST_LIB_COUNT, ST_STATUS, ScriptStateView,
 } from '../scripting/lua-engine';
 import type { ScriptWorkerData } from '../scripting/script-worker';
 import {
@@ -46,6 +46,8 @@ export const SCRIPT_POSTPONE = 1;
 export const SCRIPT_REJECT = 2;
 
 const SPIN_MS = 0.05;
+/** A shard's script running longer than this holds the commands for its shard here (ms). */
+const SHARD_HOLD_MS = 20;
 const WAIT_TIMEOUT_MS = 20;
 
 /** An EXEC block being run by the host: where it is, and its reply so far. */
@@ -145,9 +147,70 @@ export class ScriptHost {
 
   // ---- the busy check (processCommand) ----------------------------------------------------
 
-  /** Has the running script passed busy-reply-threshold? */
+  /** The ScriptState of each shard's Lua VM (shard-local scripts run there: src/server/script-routing.ts). */
+  readonly shardStates: ScriptStateView[] = [];
+  /** Scripts sent to shards whose replies have not come back. */
+  private shardScripts = 0;
+
+  shardScriptStarted(): void {
+    this.shardScripts++;
+  }
+
+  shardScriptDone(): void {
+    this.shardScripts--;
+    // Clients held behind a long one go on.
+    if (this.shardTimer !== null && this.srv.hasPostponed()) setImmediate(() => this.srv.resumePostponed());
+  }
+
+  /** A script past busy-reply-threshold (this thread's, or a shard's), or null. */
+  private busyState(): ScriptStateView | null {
+    const limit = this.srv.cfg.busyReplyThreshold;
+    if (this.current !== null && this.state.running() && this.state.elapsed() > limit) return this.state;
+    if (this.shardScripts > 0) {
+      for (const st of this.shardStates) if (st.running() && st.elapsed() > limit) return st;
+    }
+    return null;
+  }
+
+  /**
+   * Is some shard's script running past SHARD_HOLD_MS? Then commands for its shard wait here
+   * rather than in its ring, as Redis holds every client while a script runs: at the
+   * threshold they get -BUSY, and SCRIPT KILL waits for it. Short scripts hold nothing.
+   */
+  private longShardScript(): boolean {
+    for (const st of this.shardStates) {
+      if (st.running() && st.elapsed() > SHARD_HOLD_MS) {
+        this.armShardTimer(st);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private holdsForShardScript(spec: CommandSpec, buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): boolean {
+    if (spec.name === 'script|kill' || spec.name === 'function|kill' || spec.name === 'shutdown') return true;
+    if (this.srv.isLocal(spec)) return false;
+    const shard = this.srv.commandShard(spec, buf, as, ae, argc);
+    if (shard < 0) return true;
+    const st = this.shardStates[shard];
+    return st.running() && st.elapsed() > SHARD_HOLD_MS;
+  }
+
+  private shardTimer: NodeJS.Timeout | null = null;
+
+  /** Held clients get their turn when the shard's script passes the threshold (then -BUSY) or ends. */
+  private armShardTimer(st: ScriptStateView): void {
+    if (this.shardTimer !== null) return;
+    const left = Math.max(1, this.srv.cfg.busyReplyThreshold - st.elapsed() + 1);
+    this.shardTimer = setTimeout(() => {
+      this.shardTimer = null;
+      if (this.srv.hasPostponed()) this.srv.resumePostponed();
+    }, left);
+  }
+
+  /** Has a running script passed busy-reply-threshold? */
   timedOut(): boolean {
-    return this.current !== null && this.state.running() && this.state.elapsed() > this.srv.cfg.busyReplyThreshold;
+    return this.busyState() !== null;
   }
 
   /**
@@ -162,6 +225,7 @@ export class ScriptHost {
       if (spec.name === 'watch' && this.storeHeld) return SCRIPT_POSTPONE;
       return SCRIPT_PASS;
     }
+    if (this.shardScripts > 0 && this.longShardScript() && this.holdsForShardScript(spec, buf, as, ae, argc)) return SCRIPT_POSTPONE;
     if (this.storeJobs === 0) return SCRIPT_PASS;
     // Another script waits its turn in the host's queue rather than with the held clients,
     // unless clients are held already: then it queues behind them, in arrival order (a lock
@@ -176,40 +240,56 @@ export class ScriptHost {
 
   /** Redis's shared.slowevalerr / slowscripterr, by what is running. */
   busyError(): string {
-    return (Atomics.load(this.state.i32, ST_STATUS) & STATUS_IS_EVAL) !== 0 ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION;
+    const st = this.busyState() ?? this.state;
+    return (Atomics.load(st.i32, ST_STATUS) & STATUS_IS_EVAL) !== 0 ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION;
   }
 
-  /** A job is queued or running. */
+  /** A job is queued or running here, or a script on a shard. */
   get active(): boolean {
-    return this.current !== null || this.queue.length > 0;
+    return this.current !== null || this.queue.length > 0 || this.shardScripts > 0;
   }
 
   // ---- SCRIPT KILL / FUNCTION KILL / FUNCTION STATS -----------------------------------------
 
   kill(c: ExecContext, isEval: boolean): void {
-    const err = this.state.requestKill(isEval);
+    // The script past the threshold (Redis has only one), else whichever runs.
+    let st = this.busyState();
+    if (st === null && !this.state.running()) st = this.shardStates.find((s) => s.running()) ?? null;
+    const err = (st ?? this.state).requestKill(isEval);
     if (err === null) c.w.ok();
     else c.w.error(err);
   }
 
-  /** FUNCTION STATS while a script runs: answered here (the script thread is busy). */
-  private runningStats(w: ReplyWriter, job: ScriptJob): void {
-    const cmd = job.exec === null ? job.cmd! : null;
+  /**
+   * FUNCTION STATS while a script runs: answered here (the thread running it is busy). `job`
+   * is the script thread's, or null for a shard's script (its command is in its state buffer).
+   */
+  private runningStats(w: ReplyWriter, st: ScriptStateView, job: ScriptJob | null): void {
+    const cmd = job !== null && job.exec === null ? job.cmd! : null;
     w.mapHeader(2);
     w.bulkString('running_script');
     w.mapHeader(3);
     w.bulkString('name');
-    w.bulkString(this.state.name());
+    w.bulkString(st.name());
     w.bulkString('command');
     if (cmd !== null) {
       w.arrayHeader(cmd.argc);
       for (let i = 0; i < cmd.argc; i++) w.bulk(cmd.buf, cmd.argStart[i], cmd.argEnd[i]);
+    } else if (job === null) {
+      const b = Buffer.from(st.sab, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES), argc = b.readUInt32LE(0);
+      w.arrayHeader(argc);
+      let p = 4;
+      for (let i = 0; i < argc; i++) {
+        const len = b.readUInt32LE(p);
+        w.bulk(b, p + 4, p + 4 + len);
+        p += 4 + len;
+      }
     } else {
       w.arrayHeader(1);
       w.bulkString('exec');
     }
     w.bulkString('duration_ms');
-    w.integer(Math.floor(this.state.elapsed()));
+    w.integer(Math.floor(st.elapsed()));
     w.bulkString('engines');
     w.mapHeader(1);
     w.bulkString('LUA');
@@ -224,9 +304,11 @@ export class ScriptHost {
 
   /** Queue a script-thread command of a client (dispatch). */
   submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
-    if (spec.name === 'function|stats' && this.current !== null && this.state.running()) {
+    const shardBusy = spec.name === 'function|stats' ? this.busyState() : null;
+    if (spec.name === 'function|stats' && ((this.current !== null && this.state.running()) || shardBusy !== null)) {
       const w = this.srv.w, start = w.len;
-      this.runningStats(w, this.batch[this.mb[MB_RUNNING]] ?? this.current);
+      if (shardBusy !== null && shardBusy !== this.state) this.runningStats(w, shardBusy, null);
+      else this.runningStats(w, this.state, this.batch[this.mb[MB_RUNNING]] ?? this.current);
       this.srv.deliver(cl, seq, w.buf, start, silent ? start : w.len, true);
       if (silent) w.len = start;
       return;
@@ -262,17 +344,25 @@ export class ScriptHost {
 
   /** Start-up: the function libraries of a snapshot (OP_FUNCTIONS). */
   replayFunctions(payload: Buffer): void {
-    const spec = this.specs.find((s) => s.name === 'function|restore')!;
-    const args = [Buffer.from('FUNCTION'), Buffer.from('RESTORE'), payload, Buffer.from('REPLACE')];
+    this.replayArgv('function|restore', [Buffer.from('FUNCTION'), Buffer.from('RESTORE'), payload, Buffer.from('REPLACE')]);
+  }
+
+  /** A script an EVAL brought to a shard's VM: cached here too (SCRIPT EXISTS, EVALSHA taking this path). */
+  preload(body: Buffer): void {
+    this.replayArgv('script|load', [Buffer.from('SCRIPT'), Buffer.from('LOAD'), body]);
+  }
+
+  private replayArgv(name: string, args: Buffer[]): void {
+    const spec = this.specs.find((s) => s.name === name)!;
     const buf = Buffer.concat(args);
-    const as = new Int32Array(4), ae = new Int32Array(4);
+    const as = new Int32Array(args.length), ae = new Int32Array(args.length);
     let p = 0;
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < args.length; i++) {
       as[i] = p;
       p += args[i].length;
       ae[i] = p;
     }
-    this.replay(spec, buf, as, ae, 4, 0);
+    this.replay(spec, buf, as, ae, args.length, 0);
   }
 
   /**
@@ -717,6 +807,7 @@ export class ScriptHost {
    * spinning in Lua cannot be terminated from outside: the count hook sees the kill bit.
    */
   async stop(): Promise<void> {
+    for (const st of this.shardStates) Atomics.or(st.i32, ST_STATUS, STATUS_KILL);
     if (this.worker === null) return;
     this.stopping = true;
     Atomics.or(this.state.i32, ST_STATUS, STATUS_KILL);

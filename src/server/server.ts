@@ -35,6 +35,7 @@ import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleA
 import { Tracking } from './tracking';
 import { DEFRAG_CONFIG_NAMES, Defragger, dropReleasedSegments, publishDefragConfig } from '../store/defrag';
 import { SCRIPT_POSTPONE, SCRIPT_REJECT, ScriptHost } from './scripting';
+import { ScriptRouter } from './script-routing';
 
 /** How the io thread handles a command. */
 const ROUTE_KEYS = 0; // by key slot to the owning shard(s)
@@ -83,6 +84,8 @@ export class Server {
   /** The inline store (--shards 0), or null when shard workers own the data. */
   readonly inlineStore: Store | null;
   readonly pool: ShardPool | null;
+  /** With shard workers: which scripts run in a shard's own Lua VM. */
+  readonly scriptRouter: ScriptRouter | null = null;
   readonly shardCount: number;
   readonly slotTable: Uint16Array;
   private readonly route: Uint8Array;
@@ -151,6 +154,7 @@ export class Server {
     } else {
       this.inlineStore = null;
       this.pool = new ShardPool(this, shards);
+      this.scriptRouter = new ScriptRouter(this, shards);
     }
     this.ctx = new ExecContext(this.inlineStore ?? (null as unknown as Store), this.w);
     this.executor = new Executor(this.ctx);
@@ -610,6 +614,8 @@ export class Server {
       return this.afterReplyMode(client);
     }
     if (route === ROUTE_SCRIPT) {
+      // Shard-local scripts run in their shard's VM; the rest here, on the script thread.
+      if (this.scriptRouter !== null && this.scriptRouter.route(client, seq, silent, spec, buf, as, ae, argc)) return this.afterReplyMode(client);
       this.scripts.submit(client, seq, silent, spec, buf, as, ae, argc);
       return this.afterReplyMode(client);
     }
@@ -987,6 +993,16 @@ export class Server {
   /** Does this command run on the script thread? */
   isScriptCommand(spec: CommandSpec): boolean {
     return this.route[spec.id] === ROUTE_SCRIPT;
+  }
+
+  /** The shard of a command's first key; -1 without keys, or when it may reach every shard. */
+  commandShard(spec: CommandSpec, buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): number {
+    const route = this.route[spec.id];
+    if (this.pool === null || (route !== ROUTE_KEYS && route !== ROUTE_SCRIPT)) return -1;
+    if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
+    if (getKeyPositions(spec, argc, buf, as, ae, this.keyPos) <= 0) return -1;
+    const k = this.keyPos[0];
+    return this.slotTable[keyHashSlot(buf, as[k], ae[k])];
   }
 
   /** Does this command run on the io thread (as opposed to a shard or the script thread)? */

@@ -20,12 +20,13 @@ import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
   FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
-  REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
+  REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REPLY_WRITES, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
 import { decodeArgv } from './slowlog-argv';
 import { EVENTS_PUBLISH, EVENTS_TRACK, publishShardEvents } from './notifications';
 import { MEM_SLOT_WORDS } from '../store/evict';
+import { SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES, ScriptStateView } from '../scripting/lua-engine';
 
 /** io thread keeps polling this long (ms) after the last reply before it parks. */
 const SPIN_MS = 0.05;
@@ -113,11 +114,14 @@ export class ShardPool {
       const rep = new Ring(RING_DEFAULT_CAPACITY);
       const arenaCh = new MessageChannel();
       const sideCh = new MessageChannel();
+      const scriptState = new ScriptStateView(new SharedArrayBuffer(SCRIPT_STATE_BYTES + SHARD_RUNNING_CMD_BYTES));
+      this.server.scripts.shardStates.push(scriptState);
       const worker = new Worker(path.join(__dirname, '..', 'shard', 'worker.js'), {
         workerData: {
           shard: i, dbCount: cfg.databases, reqSab: req.sab, repSab: rep.sab,
           slotTableSab: this.server.slotTable.buffer, arenaPort: arenaCh.port1, sidePort: sideCh.port1, settings,
           logSab: this.server.durability.persistence.log.sab, persistSab: this.server.durability.flags.buffer, memSab,
+          scriptStateSab: scriptState.sab,
         },
         transferList: [arenaCh.port1, sideCh.port1],
       });
@@ -476,6 +480,7 @@ export class ShardPool {
         this.outstanding--;
         const c = clients.get(d.readUInt32LE(tail + 4));
         const cmdId = d.readUInt16LE(tail + 14), usec = d.readFloatLE(tail + 20);
+        if (this.server.scriptRouter!.runsScript(cmdId)) this.server.scripts.shardScriptDone();
         if (kind === REPLY_LARGE) {
           let m = receiveMessageOnPort(this.side[shard]);
           while (m === undefined) m = receiveMessageOnPort(this.side[shard]);
@@ -519,6 +524,9 @@ export class ShardPool {
           publishShardEvents(this.server, d, s, e, EVENTS_TRACK);
           (c.heldEvents ??= new Map()).set(seq, Buffer.from(d.subarray(s, e)));
         }
+      } else if (kind === REPLY_WRITES) {
+        const s = tail + REP_DATA;
+        this.server.scriptRouter!.wrote(clients.get(d.readUInt32LE(tail + 4)), seq, d, s, s + d.readUInt32LE(tail + 16));
       } else if (kind === REPLY_SLOWLOG) {
         const plen = d.readUInt32LE(tail + 16);
         const argv = decodeArgv(d, tail + REP_DATA, tail + REP_DATA + plen);

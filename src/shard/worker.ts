@@ -4,6 +4,7 @@
  * Spins ~50 µs when idle before sleeping on the ring's wake word (DESIGN.md: a woken
  * thread costs 5-70 µs here). Also runs the shard's cron: active expiry and rehashing.
  */
+import { writeSync } from 'node:fs';
 import { MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Arena } from '../store/arena';
 import { Keyspace } from '../store/keyspace';
@@ -14,7 +15,7 @@ import { Executor } from './executor';
 import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_WRITES, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
   REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
@@ -28,6 +29,8 @@ import { H_DIRTY, H_SNAPSHOT } from '../../native-layout/arena';
 import { PERSIST_AOF_ON, PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { Evictor, MemoryBudget, evictConfig } from '../store/evict';
 import { Defragger } from '../store/defrag';
+// (Registers EVAL & co.; the VM itself loads on a shard's first script.)
+import { ShardScripting } from './scripting';
 
 export interface ShardWorkerData {
   shard: number;
@@ -43,16 +46,22 @@ export interface ShardWorkerData {
   persistSab: SharedArrayBuffer;
   /** maxmemory: every shard's used bytes and evictable keys (src/store/evict.ts MemoryBudget). */
   memSab?: SharedArrayBuffer;
+  /** The ScriptState of this shard's Lua VM (src/scripting/lua-engine.ts), read by the io thread for -BUSY and SCRIPT KILL. */
+  scriptStateSab: SharedArrayBuffer;
 }
 
 const SPIN_MS = 0.05;
 
-function main(): void {
+/** A KIND_CONTROL record's message (ShardPool.control). */
+interface ControlMessage { op: string; name?: string; value?: string; id?: number; body?: string }
+
+async function main(): Promise<void> {
   const data = workerData as ShardWorkerData;
   const arena = Arena.create();
   arena.setPort(data.arenaPort);
   const ks = Keyspace.create(arena, data.dbCount);
-  const store = new Store([ks], makeSlotTable(0, data.slotTableSab), ks);
+  const slotTable = makeSlotTable(0, data.slotTableSab);
+  const store = new Store([ks], slotTable, ks);
   const w = new ReplyWriter(64 * 1024);
   const ctx = new ExecContext(store, w);
   const exec = new Executor(ctx);
@@ -71,6 +80,10 @@ function main(): void {
   exec.evictor = evictor;
   // Keyspace notifications travel ahead of their command's reply (REPLY_EVENT).
   const events = new ShardEvents();
+  const scripting = new ShardScripting(data.shard, slotTable, data.scriptStateSab);
+  /** A record needs the Lua VM, which is not loaded yet: the batch stopped in front of it. */
+  let vmWanted = false;
+  let pendingControl: ControlMessage | null = null;
   ctx.notifySink = (_cls, event, db, key, ks0, ke) => events.add(event, db, key, ks0, ke);
   /** Events of the command `seq` of client `clientId` (0: raised by the cron, no command). */
   function flushEvents(clientId = 0, seq = 0): void {
@@ -148,10 +161,11 @@ function main(): void {
     arena.sync();
   }
 
-  function control(): void {
-    const msg = JSON.parse(ctx.argString(0)) as { op: string; name?: string; value?: string; id?: number };
+  function control(msg: ControlMessage): void {
     let answer = '{}';
-    if (msg.op === 'set') {
+    if (msg.op === 'script-load') scripting.load(Buffer.from(msg.body!, 'latin1'));
+    else if (msg.op === 'script-flush') scripting.flush();
+    else if (msg.op === 'set') {
       applyShardSetting(msg.name!, msg.value!);
       // The batch copied the flags at its start: commands after this record see the new ones.
       ctx.notifyFlags = shardSettings.notifyFlags;
@@ -187,6 +201,11 @@ function main(): void {
         tail = req.tail;
         continue;
       }
+      if (kind === KIND_COMMAND && scripting.rt === null && scripting.needsVm[d.readUInt16LE(tail + REQ_CMD)] !== 0) {
+        // A script, and the VM is not loaded: the batch stops in front of it (see the main loop).
+        vmWanted = true;
+        break;
+      }
       const flags = d[tail + REQ_FLAGS];
       if ((flags & FLAG_LARGE) !== 0) {
         let m = receiveMessageOnPort(side);
@@ -198,7 +217,15 @@ function main(): void {
         ctx.layEncodedArgs(d, tail + REQ_ARGS, argc);
       }
       if (kind === KIND_CONTROL) {
-        control();
+        const msg = JSON.parse(ctx.argString(0)) as ControlMessage;
+        if (msg.op === 'script-load' && scripting.rt === null) {
+          // The VM loads outside the batch (asynchronously); this record runs first after.
+          vmWanted = true;
+          pendingControl = msg;
+          tail += len;
+          break;
+        }
+        control(msg);
       } else {
         ctx.db = d.readUInt16LE(tail + REQ_DB);
         w.resp = d.readUInt16LE(tail + REQ_RESP) === 3 ? 3 : 2;
@@ -206,6 +233,7 @@ function main(): void {
         w.reset();
         const cmdId = d.readUInt16LE(tail + REQ_CMD);
         ctx.retry = (flags & FLAG_RETRY) !== 0;
+        if (scripting.needsVm[cmdId] !== 0) scripting.noteRunning(ctx);
         const t0 = performance.now();
         const dirty0 = ctx.dirty;
         if (ctx.retry || !exec.rejectOnOom(cmdId)) exec.run(cmdId);
@@ -217,6 +245,12 @@ function main(): void {
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
         if (events.len > 0) flushEvents(clientId, seq);
+        if (scripting.writesLen > 0) {
+          // What the script wrote (too much for one record: the io thread falls back to its declared keys).
+          const n = scripting.writesLen;
+          reply(clientId, seq, REPLY_WRITES, scripting.writes, 0, n > largeLimit ? 0 : n);
+          scripting.writesLen = 0;
+        }
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
         else reply(clientId, seq, ctx.dirty !== dirty0 ? REPLY_DATA | REPLY_DIRTY : REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
       }
@@ -269,6 +303,16 @@ function main(): void {
 
   let lastWork = performance.now();
   for (;;) {
+    if (vmWanted) {
+      vmWanted = false;
+      await scripting.start(persist.snap);
+      if (pendingControl !== null) {
+        control(pendingControl);
+        pendingControl = null;
+        flushReplies();
+      }
+      continue;
+    }
     const head = req.readHead();
     if (head !== req.tail) {
       runBatch(head);
@@ -316,4 +360,8 @@ function main(): void {
   }
 }
 
-main();
+main().catch((err: Error) => {
+  // Written at once: a worker's console output is lost when it exits.
+  writeSync(2, `shard worker: ${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,170 @@
+/**
+ * Which EVALs run in a shard's own Lua VM (src/shard/scripting.ts) rather than on the script
+ * thread with every shard parked (src/server/scripting.ts).
+ *
+ * A script goes to a shard when all its declared keys hash to that shard and its text
+ * provably touches no other key (src/scripting/locality.ts): then it is one more command of
+ * that shard, atomic because the shard runs one command at a time, and the other shards go
+ * on. Everything else (undeclared or computed key names, keys on several shards, a caller
+ * whose CLIENT TRACKING must learn of the script's reads) keeps the park-everything path.
+ *
+ * The io thread keeps what it needs for that choice: per script, its body and whether it is
+ * shard-local; per shard, which scripts its VM has (an EVALSHA is preceded by a SCRIPT LOAD
+ * of the body the first time a shard sees it). The script thread learns every body an EVAL
+ * brought here too, so SCRIPT EXISTS and an EVALSHA taking the slow path find it.
+ */
+import { createHash } from 'node:crypto';
+import type { Server } from './server';
+import type { Client } from './client';
+import type { CommandSpec } from '../commands/table';
+import { commandById } from '../commands/table';
+import { keyHashSlot } from '../util/crc16';
+import { scriptIsShardLocal } from '../scripting/locality';
+import { MB_WRITE_HEADER } from '../../native-layout/script-mailbox';
+
+interface KnownScript {
+  body: Buffer;
+  /** Every key it can touch is a declared one (locality.ts). */
+  local: boolean;
+}
+
+const EVAL = 1;
+const EVALSHA = 2;
+
+export class ScriptRouter {
+  private readonly known = new Map<string, KnownScript>();
+  /** Per shard: the scripts its VM has compiled (or was sent). */
+  private readonly loaded: Set<string>[];
+  /** 1 EVAL / EVAL_RO, 2 EVALSHA / EVALSHA_RO, by command id. */
+  private readonly kind: Uint8Array;
+  private readonly specs = commandById();
+  private as = new Int32Array(16);
+  private ae = new Int32Array(16);
+
+  constructor(private readonly srv: Server, shards: number) {
+    this.loaded = Array.from({ length: shards }, () => new Set<string>());
+    this.kind = Uint8Array.from(this.specs, (s) => (s.name === 'eval' || s.name === 'eval_ro' ? EVAL : s.name === 'evalsha' || s.name === 'evalsha_ro' ? EVALSHA : 0));
+  }
+
+  /**
+   * A script-thread command from a client (dispatch): send it to a shard and return true, or
+   * return false and the script thread takes it. SCRIPT LOAD / FLUSH update what is known.
+   */
+  route(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): boolean {
+    const kind = this.kind[spec.id];
+    if (kind === 0) {
+      if (spec.name === 'script|load' && argc === 3) this.learn(sha1hex(buf, as[2], ae[2]), buf, as[2], ae[2]);
+      else if (spec.name === 'script|flush') this.flush();
+      return false;
+    }
+    const srv = this.srv, pool = srv.pool!;
+    // Its reads must reach the caller's tracking table: the script thread reports them.
+    if (srv.tracking.on && srv.tracking.scriptReadsTracked(cl, seq)) return false;
+    const nkeys = numKeys(buf, as[2], ae[2]);
+    if (nkeys < 0 || nkeys > argc - 3) return false;
+    let sha: string;
+    if (kind === EVAL) {
+      sha = sha1hex(buf, as[1], ae[1]);
+      if (!this.known.has(sha)) {
+        this.learn(sha, buf, as[1], ae[1]);
+        // The script thread caches it too (Redis's EVAL does), without holding anything.
+        srv.scripts.preload(this.known.get(sha)!.body);
+      }
+    } else {
+      if (ae[1] - as[1] !== 40) return false;
+      sha = buf.toString('latin1', as[1], ae[1]).toLowerCase();
+    }
+    const script = this.known.get(sha);
+    if (script === undefined || !script.local) return false;
+    // Every declared key on one shard; a script without keys goes to the client's own.
+    let shard = nkeys === 0 ? cl.id % pool.n : -1;
+    for (let i = 3; i < 3 + nkeys; i++) {
+      const s = srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
+      if (shard === -1) shard = s;
+      else if (s !== shard) return false;
+    }
+    const loaded = this.loaded[shard];
+    if (!loaded.has(sha)) {
+      if (kind === EVALSHA) pool.control(shard, { op: 'script-load', body: script.body.toString('latin1') });
+      loaded.add(sha);
+    }
+    // WATCH: its declared keys until the shard says which keys it wrote (wrote()).
+    if (srv.watch.active) srv.watch.stage(cl, seq, cl.db, spec, buf, as, ae, argc, srv.opSeq);
+    srv.scripts.shardScriptStarted();
+    pool.stageCommand(shard, cl, seq, silent, spec.id, buf, as, ae, argc);
+    return true;
+  }
+
+  /** Is this command (by id) one that may run on a shard's VM? */
+  runsScript(cmdId: number): boolean {
+    return this.kind[cmdId] !== 0;
+  }
+
+  /**
+   * A shard's script wrote (REPLY_WRITES, ahead of its reply): touch the WATCHed keys it
+   * changed, at the script's place in the order, and wake clients blocked on them. An empty
+   * list means there were too many to send: the declared keys stay staged for the reply.
+   */
+  wrote(cl: Client | undefined, seq: number, b: Buffer, start: number, end: number): void {
+    if (start === end) return;
+    const srv = this.srv;
+    let op = srv.opSeq;
+    const pending = cl?.pendingTouch?.get(seq);
+    if (cl !== undefined && pending !== undefined) {
+      op = pending.op;
+      cl.pendingTouch!.delete(seq);
+      if (cl.pendingTouch!.size === 0) cl.pendingTouch = null;
+    }
+    const watch = srv.watch.active, wake = srv.blocking.active;
+    if (!watch && !wake) return;
+    let p = start;
+    while (p < end) {
+      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], argc = b.readUInt32LE(p + 8);
+      p += MB_WRITE_HEADER;
+      if (this.as.length < argc) {
+        this.as = new Int32Array(argc * 2);
+        this.ae = new Int32Array(argc * 2);
+      }
+      for (let i = 0; i < argc; i++) {
+        const len = b.readUInt32LE(p);
+        this.as[i] = p + 4;
+        this.ae[i] = p + 4 + len;
+        p += 4 + len;
+      }
+      if (watch) srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, op);
+      if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
+    }
+  }
+
+  /** SCRIPT FLUSH: forget every body; the shards' VMs drop theirs. */
+  private flush(): void {
+    this.known.clear();
+    for (let s = 0; s < this.loaded.length; s++) {
+      if (this.loaded[s].size === 0) continue;
+      this.loaded[s].clear();
+      this.srv.pool!.control(s, { op: 'script-flush' });
+    }
+  }
+
+  private learn(sha: string, buf: Buffer, start: number, end: number): void {
+    if (this.known.has(sha)) return;
+    const body = Buffer.from(buf.subarray(start, end));
+    this.known.set(sha, { body, local: scriptIsShardLocal(body) });
+  }
+}
+
+function sha1hex(buf: Buffer, start: number, end: number): string {
+  return createHash('sha1').update(buf.subarray(start, end)).digest('hex');
+}
+
+/** EVAL's numkeys argument: a non-negative decimal, else -1 (the script thread answers the error). */
+function numKeys(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 9) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i] - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}

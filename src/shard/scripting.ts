@@ -1,0 +1,118 @@
+/**
+ * A shard's own Lua VM (DESIGN.md: a shard runs "its Lua VM"). The io thread sends EVAL and
+ * EVALSHA here when every declared key is on this shard and the script provably touches no
+ * other key (src/scripting/locality.ts); the script then runs like any other command of the
+ * shard, and the other shards go on meanwhile. Scripts that may touch undeclared keys, or
+ * keys of several shards, run on the script thread with every shard parked instead.
+ *
+ * The VM loads on first use (wasmoon compiles asynchronously: the worker's loop yields for
+ * it once). What a script wrote travels to the io thread ahead of its reply (REPLY_WRITES):
+ * WATCH touches and blocked clients' wake-ups need the keys it actually changed.
+ */
+import { CommandSpec, commandById, getKeyPositions } from '../commands/table';
+import { keyHashSlot } from '../util/crc16';
+import { initScripting, type ScriptRuntime } from '../scripting/scripts';
+import type { SnapshotOut } from '../persistence/snapshot';
+import { MB_WRITE_HEADER, MBW_WRITE } from '../../native-layout/script-mailbox';
+import { SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES } from '../scripting/lua-engine';
+import type { ExecContext } from '../commands/context';
+
+/** Redis Cluster's text for a script that reaches a key of another node. */
+const ERR_NON_LOCAL = 'Script attempted to access a non local key in a cluster node script';
+
+/** Keyless commands a script may call on a shard (answered without the dataset, or per-script state). */
+const SHARD_FREE_COMMANDS = new Set(['ping', 'echo', 'time', 'select']);
+
+export class ShardScripting {
+  /** The VM, once loaded. */
+  rt: ScriptRuntime | null = null;
+  /** 1 for EVAL, EVALSHA and their _RO forms: the commands that need the VM. */
+  readonly needsVm: Uint8Array;
+  /** Writes of the script running now: per write u16 db, u16 cmdId, u16 0, u16 MBW_WRITE, u32 argc, argc × (u32 len, bytes). */
+  writes = Buffer.allocUnsafe(4096);
+  writesLen = 0;
+  private keyPos = new Int32Array(16);
+  private readonly running: Buffer;
+  private readonly noteWriteFn = (db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) =>
+    this.noteWrite(db, spec, buf, as, ae, argc);
+  private readonly keyCheckFn = (spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) =>
+    this.keyCheck(spec, buf, as, ae, argc);
+
+  constructor(private readonly shard: number, private readonly slotTable: Uint16Array, private readonly stateSab: SharedArrayBuffer) {
+    this.running = Buffer.from(stateSab, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES);
+    const specs = commandById();
+    this.needsVm = Uint8Array.from(specs, (s) => (s.name === 'eval' || s.name === 'evalsha' || s.name === 'eval_ro' || s.name === 'evalsha_ro' ? 1 : 0));
+  }
+
+  /** Load the VM (once). */
+  async start(snapOut: SnapshotOut | null): Promise<void> {
+    if (this.rt !== null) return;
+    const rt = await initScripting(this.stateSab);
+    rt.onWrite = this.noteWriteFn;
+    rt.keyCheck = this.keyCheckFn;
+    rt.snapOut = snapOut;
+    this.rt = rt;
+  }
+
+  /** A script command is about to run: its argv where the io thread can read it. */
+  noteRunning(c: ExecContext): void {
+    const b = this.running;
+    let need = 4;
+    for (let i = 0; i < c.argc; i++) need += 4 + c.argEnd[i] - c.argStart[i];
+    const argc = need <= b.length ? c.argc : 1;
+    b.writeUInt32LE(argc, 0);
+    let p = 4;
+    for (let i = 0; i < argc; i++) {
+      b.writeUInt32LE(c.argEnd[i] - c.argStart[i], p);
+      p += 4 + c.buf.copy(b, p + 4, c.argStart[i], c.argEnd[i]);
+    }
+  }
+
+  /** SCRIPT LOAD on this VM (the io thread's copy of a body, ahead of an EVALSHA of it). */
+  load(body: Buffer): void {
+    this.rt!.createScript(body);
+  }
+
+  flush(): void {
+    this.rt?.flushScripts();
+  }
+
+  /** redis.call's keys must be this shard's, and keyless commands those that need no dataset. */
+  private keyCheck(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): string | null {
+    if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
+    const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
+    if (n <= 0) return SHARD_FREE_COMMANDS.has(spec.parent ? spec.parent.name : spec.name) ? null : ERR_NON_LOCAL;
+    // SORT's BY/GET patterns name keys anywhere.
+    if (spec.name === 'sort' || spec.name === 'sort_ro') return ERR_NON_LOCAL;
+    for (let i = 0; i < n; i++) {
+      const k = this.keyPos[i];
+      if (this.slotTable[keyHashSlot(buf, as[k], ae[k])] !== this.shard) return ERR_NON_LOCAL;
+    }
+    return null;
+  }
+
+  private noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    let n = MB_WRITE_HEADER;
+    for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
+    if (this.writesLen + n > this.writes.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.writes.length * 2, this.writesLen + n));
+      this.writes.copy(next, 0, 0, this.writesLen);
+      this.writes = next;
+    }
+    const b = this.writes;
+    let p = this.writesLen;
+    b.writeUInt16LE(db, p);
+    b.writeUInt16LE(spec.id, p + 2);
+    b.writeUInt16LE(0, p + 4);
+    b.writeUInt16LE(MBW_WRITE, p + 6);
+    b.writeUInt32LE(argc, p + 8);
+    p += MB_WRITE_HEADER;
+    for (let i = 0; i < argc; i++) {
+      const len = ae[i] - as[i];
+      b.writeUInt32LE(len, p);
+      buf.copy(b, p + 4, as[i], ae[i]);
+      p += 4 + len;
+    }
+    this.writesLen = p;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Scripts in a shard's own Lua VM (src/server/script-routing.ts, src/shard/scripting.ts), with
+ * two shard workers: a script whose declared keys are on one shard runs there while the other
+ * shard keeps serving; scripts that name undeclared keys keep the park-everything path; the
+ * script cache, WATCH, blocked clients, -BUSY / SCRIPT KILL and the AOF see shard scripts as
+ * Redis sees any script. WATCH and blocking cases are checked against the reference Redis too.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Redis from 'ioredis';
+import { ServerHandle, startRedis, startSabre } from './helpers/servers';
+import { keyHashSlot } from '../src/util/crc16';
+import { ShardScripting } from '../src/shard/scripting';
+import { makeSlotTable } from '../src/store/store';
+import { lookupCommand, lookupSubcommand } from '../src/commands/table';
+import { SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES } from '../src/scripting/lua-engine';
+
+const sha1 = (body: string) => createHash('sha1').update(body).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The shard of a key with 2 shards (slots in two contiguous halves). */
+const shardOf = (key: string) => (keyHashSlot(Buffer.from(key), 0, key.length) < 8192 ? 0 : 1);
+/** A key named prefix + n on the given shard. */
+function keyOn(shard: number, prefix: string): string {
+  for (let n = 0; ; n++) if (shardOf(prefix + n) === shard) return prefix + n;
+}
+
+const SPIN = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] " +
+  "while true do local n = redis.call('TIME') if n[1] * 1000000 + n[2] - s > tonumber(ARGV[1]) * 1000 then break end end " +
+  "return redis.call('INCR', KEYS[1])";
+
+describe('scripts on a shard\'s own Lua VM (--shards 2)', () => {
+  let sabre: ServerHandle;
+  let redis: ServerHandle;
+  const conns: Redis[] = [];
+  const conn = (port = sabre.port): Redis => {
+    const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    conns.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    [sabre, redis] = await Promise.all([startSabre(['--shards', '2']), startRedis()]);
+  });
+  afterAll(async () => {
+    for (const c of conns) c.disconnect();
+    await Promise.all([sabre?.stop(), redis?.stop()]);
+  });
+
+  it('a shard-local script leaves the other shard serving while it runs', async () => {
+    const a = conn(), b = conn();
+    const k0 = keyOn(0, 'par:'), k1 = keyOn(1, 'par:');
+    await b.set(k1, 'other');
+    await b.del(k0);
+    let evalDone = false;
+    const ev = a.eval(SPIN, 1, k0, '600').then((v) => { evalDone = true; return v; });
+    await sleep(150);
+    // The other shard answers while the script still runs.
+    const t0 = Date.now();
+    expect(await b.get(k1)).toBe('other');
+    expect(Date.now() - t0).toBeLessThan(300);
+    expect(evalDone).toBe(false);
+    // A command for the script's own shard waits for it (the script is atomic).
+    const same = await b.incr(k0);
+    expect(await ev).toBe(1);
+    expect(same).toBe(2);
+  });
+
+  it('a script naming an undeclared key still runs, with every shard held', async () => {
+    const a = conn(), b = conn();
+    const k0 = keyOn(0, 'und:'), k1 = keyOn(1, 'und:');
+    await b.set(k1, 'v');
+    const body = SPIN.replace("return redis.call('INCR', KEYS[1])", `return redis.call('GET', '${k1}')`);
+    const ev = a.eval(body, 1, k0, '400');
+    await sleep(100);
+    // Everything waits for it, the other shard's keys too.
+    const t0 = Date.now();
+    expect(await b.get(k1)).toBe('v');
+    expect(Date.now() - t0).toBeGreaterThan(150);
+    expect(await ev).toBe('v');
+  });
+
+  it('EVAL on one shard caches the script for EVALSHA on either shard and for SCRIPT EXISTS; SCRIPT FLUSH forgets it', async () => {
+    const c = conn();
+    await c.script('FLUSH');
+    const body = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+    const k0 = keyOn(0, 'cache:'), k1 = keyOn(1, 'cache:');
+    expect(await c.eval(body, 1, k0, '5')).toBe(5);
+    expect(await c.script('EXISTS', sha1(body), sha1('nope'))).toEqual([1, 0]);
+    expect(await c.evalsha(sha1(body), 1, k1, '7')).toBe(7);
+    expect(await c.evalsha(sha1(body), 1, k0, '1')).toBe(6);
+    // Declared keys on both shards: the park-everything path has it too.
+    const both = "return {redis.call('INCR', KEYS[1]), redis.call('INCR', KEYS[2])}";
+    expect(await c.eval(both, 2, k0, k1)).toEqual([7, 8]);
+    expect(await c.evalsha(sha1(body), 2, k0, k1, '1')).toBe(8);
+    expect(await c.script('FLUSH')).toBe('OK');
+    await expect(c.evalsha(sha1(body), 1, k0, '1')).rejects.toThrow('NOSCRIPT No matching script. Please use EVAL.');
+    await expect(c.evalsha(sha1(body), 1, k1, '1')).rejects.toThrow('NOSCRIPT No matching script. Please use EVAL.');
+    expect(await c.script('EXISTS', sha1(body))).toEqual([0]);
+    // SCRIPT LOAD, then EVALSHA on a shard that never saw the body.
+    expect(await c.script('LOAD', body)).toBe(sha1(body));
+    expect(await c.evalsha(sha1(body), 1, k1, '2')).toBe(10);
+    // A body that does not compile is not cached anywhere.
+    await expect(c.eval('return (', 1, k0)).rejects.toThrow(/Error compiling script/);
+    await expect(c.evalsha(sha1('return ('), 1, k0)).rejects.toThrow('NOSCRIPT');
+  });
+
+  it('WATCH is touched by the keys a shard script wrote, not by the ones it only read (as Redis)', async () => {
+    const run = async (port: number) => {
+      const w = conn(port), other = conn(port);
+      await w.del('{t}read', '{t}written');
+      await w.set('{t}read', '1');
+      const out: unknown[] = [];
+      const copy = "local v = redis.call('GET', KEYS[1]) return redis.call('SET', KEYS[2], v)";
+      await w.watch('{t}read');
+      await other.eval(copy, 2, '{t}read', '{t}written');
+      out.push(await w.multi().get('{t}written').exec());
+      await w.watch('{t}written');
+      await other.eval(copy, 2, '{t}read', '{t}written');
+      out.push(await w.multi().get('{t}written').exec());
+      // A script that wrote nothing touches nothing.
+      await w.watch('{t}read');
+      await other.eval("return redis.call('GET', KEYS[1])", 1, '{t}read');
+      out.push(await w.multi().get('{t}read').exec());
+      return out;
+    };
+    const [got, want] = [await run(sabre.port), await run(redis.port)];
+    expect(want).toEqual([[[null, '1']], null, [[null, '1']]]);
+    expect(got).toEqual(want);
+  });
+
+  it('a shard script\'s push wakes a client blocked on the list', async () => {
+    for (const port of [sabre.port, redis.port]) {
+      const blocked = conn(port), pusher = conn(port);
+      await pusher.del('{b}list');
+      const pop = blocked.blpop('{b}list', 5);
+      await sleep(100);
+      expect(await pusher.eval("return redis.call('RPUSH', KEYS[1], ARGV[1])", 1, '{b}list', 'job')).toBe(1);
+      expect(await pop).toEqual(['{b}list', 'job']);
+    }
+  });
+});
+
+describe('the shard VM\'s run-time key check (the net under the static analysis)', () => {
+  it('refuses keys of another shard and keyless commands that would see one shard only', async () => {
+    const scripting = new ShardScripting(0, makeSlotTable(2), new SharedArrayBuffer(SCRIPT_STATE_BYTES + SHARD_RUNNING_CMD_BYTES));
+    await scripting.start(null);
+    const check = (...argv: string[]) => {
+      const buf = Buffer.from(argv.join(''));
+      const as = new Int32Array(argv.length), ae = new Int32Array(argv.length);
+      let p = 0;
+      argv.forEach((a, i) => { as[i] = p; p += a.length; ae[i] = p; });
+      let spec = lookupCommand(buf, as[0], ae[0])!;
+      if (spec.subcommands !== null) spec = lookupSubcommand(spec, buf, as[1], ae[1])!;
+      return scripting.rt!.keyCheck!(spec, buf, as, ae, argv.length);
+    };
+    const ERR = 'Script attempted to access a non local key in a cluster node script';
+    expect(check('get', keyOn(0, 'kc:'))).toBeNull();
+    expect(check('get', keyOn(1, 'kc:'))).toBe(ERR);
+    expect(check('mset', keyOn(0, 'kc:'), 'v', keyOn(1, 'kc:'), 'v')).toBe(ERR);
+    expect(check('ping')).toBeNull();
+    expect(check('select', '3')).toBeNull();
+    expect(check('flushall')).toBe(ERR);
+    expect(check('keys', '*')).toBe(ERR);
+    expect(check('publish', 'ch', 'm')).toBe(ERR);
+    expect(check('sort', keyOn(0, 'kc:'), 'BY', 'w_*')).toBe(ERR);
+  });
+});
+
+describe('a busy script on a shard', () => {
+  let sabre: ServerHandle;
+  beforeAll(async () => {
+    sabre = await startSabre(['--shards', '2', '--busy-reply-threshold', '200']);
+  });
+  afterAll(async () => {
+    await sabre?.stop();
+  });
+
+  it('makes others get -BUSY until SCRIPT KILL stops it', async () => {
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    try {
+      const k = keyOn(1, 'busy:');
+      // The shard's VM loads on its first script: not part of the script's time.
+      expect(await a.eval('return 1', 1, k)).toBe(1);
+      const ev = a.eval("local x = redis.call('GET', KEYS[1]) while true do end", 1, k).catch((e: Error) => e.message);
+      await sleep(500);
+      const stats = await b.call('FUNCTION', 'STATS') as unknown[];
+      expect((stats[1] as unknown[]).slice(0, 4)).toEqual(['name', sha1("local x = redis.call('GET', KEYS[1]) while true do end"),
+        'command', ['eval', "local x = redis.call('GET', KEYS[1]) while true do end", '1', k]]);
+      await expect(b.get(keyOn(0, 'busy:'))).rejects.toThrow('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.');
+      await expect(b.call('FUNCTION', 'KILL')).rejects.toThrow('BUSY');
+      expect(await b.call('SCRIPT', 'KILL')).toBe('OK');
+      expect(await ev).toMatch(/^ERR Script killed by user with SCRIPT KILL\.\.\./);
+      expect(await b.ping()).toBe('PONG');
+      await expect(b.call('SCRIPT', 'KILL')).rejects.toThrow('NOTBUSY No scripts in execution right now.');
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+});
+
+describe('shard script effects in the AOF', () => {
+  it('survive a SIGKILL and restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sabre-shard-lua-'));
+    const flags = ['--shards', '2', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+    let s = await startSabre(flags);
+    let c = new Redis({ port: s.port, maxRetriesPerRequest: 0 });
+    try {
+      const body = "redis.call('HSET', KEYS[1], 'f', ARGV[1]) redis.call('SET', KEYS[2], math.random(1000000)) return redis.call('INCR', KEYS[3])";
+      for (const shard of [0, 1]) {
+        const h = keyOn(shard, 'aof:h:');
+        await c.eval(body, 3, h, `{${h}}r`, `{${h}}n`, `v${shard}`);
+      }
+      const before = await Promise.all([0, 1].map((sh) => c.get(`{${keyOn(sh, 'aof:h:')}}r`)));
+      c.disconnect();
+      s.proc.kill('SIGKILL');
+      await new Promise((res) => s.proc.once('exit', res));
+      s = await startSabre(flags);
+      c = new Redis({ port: s.port, maxRetriesPerRequest: 0 });
+      for (const shard of [0, 1]) {
+        const h = keyOn(shard, 'aof:h:');
+        expect(await c.hget(h, 'f')).toBe(`v${shard}`);
+        expect(await c.get(`{${h}}n`)).toBe('1');
+        expect(await c.get(`{${h}}r`)).toBe(before[shard]);
+      }
+    } finally {
+      c.disconnect();
+      await s.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
