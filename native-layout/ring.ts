@@ -37,6 +37,7 @@ export const KIND_CONTROL = 3; // argv is a control message (config change, shut
 export const FLAG_NO_REPLY = 1; // CLIENT REPLY OFF/SKIP: reply record carries no bytes
 export const FLAG_LARGE = 2; // the args arrive as one message on the side port
 export const FLAG_RETRY = 4; // a blocked client's retry (ExecContext.retry)
+export const FLAG_REPORT_WRITES = 8; // a script: send what it writes (REPLY_WRITES); the io thread has WATCHed keys or blocked clients
 
 /**
  * Reply record (shard -> io thread):

@@ -416,7 +416,26 @@ export class ScriptRuntime implements LuaHost {
     if (e !== null) c.w.error(scriptErrorText(e, fn.name));
   }
 
+  // The last script EVALSHA found: a client repeating one allocates nothing to find it again.
+  private lastSha: Script | null = null;
+  private readonly lastShaBytes = Buffer.alloc(40);
+
+  /** The cached script whose sha1 is the 40 bytes at `start` (any case). */
+  scriptBySha(buf: Buffer, start: number): Script | undefined {
+    const last = this.lastShaBytes;
+    let i = 0;
+    while (i < 40 && (buf[start + i] | 0x20) === last[i]) i++;
+    if (i === 40 && this.lastSha !== null) return this.lastSha;
+    const script = this.scripts.get(buf.toString('latin1', start, start + 40).toLowerCase());
+    if (script !== undefined) {
+      this.lastSha = script;
+      last.write(script.sha, 'latin1');
+    }
+    return script;
+  }
+
   flushScripts(): void {
+    this.lastSha = null;
     for (const s of this.scripts.values()) this.engine.unref(s.ref);
     this.scripts.clear();
     this.engine.collect();
@@ -585,7 +604,7 @@ function evalShaCommand(c: ExecContext, ro: boolean): void {
     c.w.error(err);
     return;
   }
-  const script = rt.scripts.get(c.argString(1).toLowerCase());
+  const script = rt.scriptBySha(c.buf, c.argStart[1]);
   if (script === undefined) {
     c.w.error('NOSCRIPT No matching script. Please use EVAL.');
     return;

@@ -64,7 +64,7 @@ export class ScriptRouter {
     if (nkeys < 0 || nkeys > argc - 3) return false;
     let sha: string;
     if (kind === EVAL) {
-      sha = sha1hex(buf, as[1], ae[1]);
+      sha = this.bodySha(buf, as[1], ae[1]);
       if (!this.known.has(sha)) {
         this.learn(sha, buf, as[1], ae[1]);
         // The script thread caches it too (Redis's EVAL does), without holding anything.
@@ -72,7 +72,7 @@ export class ScriptRouter {
       }
     } else {
       if (ae[1] - as[1] !== 40) return false;
-      sha = buf.toString('latin1', as[1], ae[1]).toLowerCase();
+      sha = this.shaArg(buf, as[1]);
     }
     const script = this.known.get(sha);
     if (script === undefined || !script.local) return false;
@@ -88,10 +88,12 @@ export class ScriptRouter {
       if (kind === EVALSHA) pool.control(shard, { op: 'script-load', body: script.body.toString('latin1') });
       loaded.add(sha);
     }
-    // WATCH: its declared keys until the shard says which keys it wrote (wrote()).
-    if (srv.watch.active) srv.watch.stage(cl, seq, cl.db, spec, buf, as, ae, argc, srv.opSeq);
+    // WATCH: its declared keys until the shard says which keys it wrote (wrote()). Its writes
+    // matter only to keys WATCHed or clients blocked by now (later ones come after it).
+    const watching = srv.watch.active;
+    if (watching) srv.watch.stage(cl, seq, cl.db, spec, buf, as, ae, argc, srv.opSeq);
     srv.scripts.shardScriptStarted();
-    pool.stageCommand(shard, cl, seq, silent, spec.id, buf, as, ae, argc);
+    pool.stageCommand(shard, cl, seq, silent, spec.id, buf, as, ae, argc, false, watching || srv.blocking.active);
     return true;
   }
 
@@ -134,6 +136,32 @@ export class ScriptRouter {
       if (watch) srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, op);
       if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
     }
+  }
+
+  // The last script seen, so that a client repeating one allocates nothing to name it.
+  private lastSha = '';
+  private readonly lastShaBytes = Buffer.alloc(40);
+  private lastBody: Buffer | null = null;
+  private lastBodySha = '';
+
+  /** EVALSHA's sha argument (40 bytes at `start`), lowercase. */
+  private shaArg(buf: Buffer, start: number): string {
+    const last = this.lastShaBytes;
+    let i = 0;
+    while (i < 40 && (buf[start + i] | 0x20) === last[i]) i++;
+    if (i === 40 && this.lastSha !== '') return this.lastSha;
+    this.lastSha = buf.toString('latin1', start, start + 40).toLowerCase();
+    last.write(this.lastSha, 'latin1');
+    return this.lastSha;
+  }
+
+  /** The sha1 of an EVAL's body. */
+  private bodySha(buf: Buffer, start: number, end: number): string {
+    const last = this.lastBody;
+    if (last !== null && last.length === end - start && buf.compare(last, 0, last.length, start, end) === 0) return this.lastBodySha;
+    this.lastBodySha = sha1hex(buf, start, end);
+    this.lastBody = Buffer.from(buf.subarray(start, end));
+    return this.lastBodySha;
   }
 
   /** SCRIPT FLUSH: forget every body; the shards' VMs drop theirs. */

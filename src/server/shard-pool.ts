@@ -19,7 +19,7 @@ import { saveArgs } from '../commands/context';
 import { log } from './logger';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_REPORT_WRITES, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
   REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_KIND_MASK, REPLY_PARKED, REPLY_SLOWLOG, REPLY_WRITES, REP_DATA, REQ_ARGC, REQ_ARGS, RING_DEFAULT_CAPACITY, RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
 import { SHARD_SETTING_NAMES } from '../shard/settings';
@@ -184,11 +184,11 @@ export class ShardPool {
 
   /** Queue a command for one shard (published by publish()). */
   stageCommand(shard: number, client: Client, seq: number, silent: boolean, cmdId: number,
-    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, retry = false): void {
+    buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, retry = false, reportWrites = false): void {
     let args = 0;
     for (let i = 0; i < argc; i++) args += 4 + ae[i] - as[i];
     const size = (REQ_ARGS + args + 3) & ~3;
-    const flags = (silent ? FLAG_NO_REPLY : 0) | (retry ? FLAG_RETRY : 0);
+    const flags = (silent ? FLAG_NO_REPLY : 0) | (retry ? FLAG_RETRY : 0) | (reportWrites ? FLAG_REPORT_WRITES : 0);
     client.inFlight++;
     this.outstanding++;
     this.staged++;

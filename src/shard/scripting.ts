@@ -48,14 +48,17 @@ export class ShardScripting {
   async start(snapOut: SnapshotOut | null): Promise<void> {
     if (this.rt !== null) return;
     const rt = await initScripting(this.stateSab);
-    rt.onWrite = this.noteWriteFn;
     rt.keyCheck = this.keyCheckFn;
     rt.snapOut = snapOut;
     this.rt = rt;
   }
 
-  /** A script command is about to run: its argv where the io thread can read it. */
-  noteRunning(c: ExecContext): void {
+  /**
+   * A script command is about to run: its argv where the io thread can read it, and whether
+   * its writes are wanted (the io thread has WATCHed keys or blocked clients).
+   */
+  begin(c: ExecContext, reportWrites: boolean): void {
+    this.rt!.onWrite = reportWrites ? this.noteWriteFn : null;
     const b = this.running;
     let need = 4;
     for (let i = 0; i < c.argc; i++) need += 4 + c.argEnd[i] - c.argStart[i];

@@ -15,7 +15,7 @@ import { Executor } from './executor';
 import { Ring } from './ring';
 import { H_BARRIER } from '../../native-layout/arena';
 import {
-  FLAG_LARGE, FLAG_NO_REPLY, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_WRITES, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
+  FLAG_LARGE, FLAG_NO_REPLY, FLAG_REPORT_WRITES, FLAG_RETRY, KIND_COMMAND, KIND_CONTROL, KIND_PARK, REPLY_WRITES, REPLY_CONTROL, REPLY_DATA, REPLY_LARGE,
   REPLY_BLOCKED, REPLY_DIRTY, REPLY_EVENT, REPLY_PARKED, REPLY_SLOWLOG, REP_DATA, REQ_ARGC, REQ_ARGS, REQ_CLIENT, REQ_CMD, REQ_DB, REQ_FLAGS, REQ_KIND, REQ_RESP, REQ_SEQ,
   RING_LARGE_DIVISOR, RING_WAKE,
 } from '../../native-layout/ring';
@@ -233,7 +233,7 @@ async function main(): Promise<void> {
         w.reset();
         const cmdId = d.readUInt16LE(tail + REQ_CMD);
         ctx.retry = (flags & FLAG_RETRY) !== 0;
-        if (scripting.needsVm[cmdId] !== 0) scripting.noteRunning(ctx);
+        if (scripting.needsVm[cmdId] !== 0) scripting.begin(ctx, (flags & FLAG_REPORT_WRITES) !== 0);
         const t0 = performance.now();
         const dirty0 = ctx.dirty;
         if (ctx.retry || !exec.rejectOnOom(cmdId)) exec.run(cmdId);
