@@ -40,8 +40,8 @@ export const MBF_PROPAGATE = 1; // the AOF is on: collect effects
 export const MBF_MULTI = 2; // the commands are (part of) an EXEC block: one MULTI in the AOF, blocking commands answer at once
 
 /**
- * Request payload, per command: u32 cmdId, u32 argc, u16 db, u16 resp, then argc x (u32 len,
- * bytes). A request is one client's command, several clients' scripts in a row (inline: they
+ * Request payload, per command: u32 cmdId, u32 argc, u16 db, u16 resp, u32 shard mask (the
+ * shards parked for it, bit s; 0: all), then argc x (u32 len, bytes). A request is one client's command, several clients' scripts in a row (inline: they
  * run back to back with nothing between them), or a run of one EXEC block's commands.
  * Bit MBR_TRACK_READS of the resp word: the caller tracks keys (CLIENT TRACKING), so the reads
  * of its script come back too.
@@ -49,7 +49,7 @@ export const MBF_MULTI = 2; // the commands are (part of) an EXEC block: one MUL
  * per write u16 db, u16 cmdId, u16 command index, u16 kind (MBW_*), u32 argc, argc x (u32 len, bytes);
  * then per command u32 reply end (offset in the replies), f32 execution time in µs.
  */
-export const MB_CMD_HEADER = 12;
+export const MB_CMD_HEADER = 16;
 /** In a command's resp word: remember the keys its script reads for the caller's tracking. */
 export const MBR_TRACK_READS = 0x100;
 /** Kinds of the writes list's entries: a command that changed data, or a read of a tracking caller's script. */

@@ -143,6 +143,52 @@ describe('scripts on a shard\'s own Lua VM (--shards 2)', () => {
   });
 });
 
+describe('a script whose declared keys span some of the shards (--shards 3)', () => {
+  let sabre: ServerHandle;
+  beforeAll(async () => {
+    sabre = await startSabre(['--shards', '3']);
+  });
+  afterAll(async () => {
+    await sabre?.stop();
+  });
+
+  it('parks only their shards: the third keeps serving, theirs wait for it', async () => {
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const third = (key: string) => Math.floor((keyHashSlot(Buffer.from(key), 0, key.length) * 3) / 16384);
+    const on = (shard: number, prefix: string) => {
+      for (let n = 0; ; n++) if (third(prefix + n) === shard) return prefix + n;
+    };
+    try {
+      const k0 = on(0, 'span:'), k1 = on(1, 'span:'), k2 = on(2, 'span:');
+      await b.del(k0, k1);
+      await b.set(k2, 'free');
+      const body = SPIN.replace("return redis.call('INCR', KEYS[1])", "redis.call('INCR', KEYS[1]) return redis.call('INCR', KEYS[2])");
+      const ev = a.eval(body, 2, k0, k1, '600');
+      await sleep(200);
+      let t0 = Date.now();
+      expect(await b.get(k2)).toBe('free');
+      expect(Date.now() - t0).toBeLessThan(250);
+      t0 = Date.now();
+      // Its own shards' keys come after it, both of them at once.
+      expect(await b.mget(k0, k1)).toEqual(['1', '1']);
+      expect(Date.now() - t0).toBeGreaterThan(100);
+      expect(await ev).toBe(1);
+      // Declared keys span shards but an undeclared one is named: every shard is parked.
+      const wide = SPIN.replace("return redis.call('INCR', KEYS[1])", `redis.call('INCR', KEYS[2]) return redis.call('GET', '${k2}')`);
+      const ev2 = a.eval(wide, 2, k0, k1, '500');
+      await sleep(150);
+      t0 = Date.now();
+      expect(await b.get(k2)).toBe('free');
+      expect(Date.now() - t0).toBeGreaterThan(150);
+      expect(await ev2).toBe('free');
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+});
+
 describe('the shard VM\'s run-time key check (the net under the static analysis)', () => {
   it('refuses keys of another shard and keyless commands that would see one shard only', async () => {
     const scripting = new ShardScripting(0, makeSlotTable(2), new SharedArrayBuffer(SCRIPT_STATE_BYTES + SHARD_RUNNING_CMD_BYTES));

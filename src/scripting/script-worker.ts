@@ -26,6 +26,7 @@ import { ThreadPersistence } from '../persistence/effects';
 import { snapshotId } from '../persistence/snapshot';
 import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { dumpFunctions, initScripting } from './scripts';
+import { ScriptKeyCheck } from '../shard/scripting';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
   MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   const keyspaces = arenas.map((a) => Keyspace.attach(a));
   const slotTable = makeSlotTable(0, data.slotTableSab);
   const store = new Store(keyspaces, slotTable, data.inline ? keyspaces[0] : null);
+  const keyCheck = new ScriptKeyCheck(slotTable);
   const w = new ReplyWriter(64 * 1024);
   const ctx = new ExecContext(store, w);
   const exec = new Executor(ctx);
@@ -192,6 +194,9 @@ async function main(): Promise<void> {
       const respWord = payload.readUInt16LE(off + 10);
       w.resp = (respWord & 0xff) === 3 ? 3 : 2;
       rt.onRead = (respWord & MBR_TRACK_READS) !== 0 ? noteRead : null;
+      // Only some shards parked for it: its calls must stay on their keys.
+      keyCheck.mask = payload.readUInt32LE(off + 12);
+      rt.keyCheck = keyCheck.mask !== 0 ? keyCheck.fn : null;
       const spec = specs[cmdId];
       off = ctx.layEncodedArgs(payload, off + MB_CMD_HEADER, argc);
       cmdIndex = k;

@@ -97,6 +97,23 @@ export class ScriptRouter {
     return true;
   }
 
+  /**
+   * The shards the script thread must park for this script command: its declared keys' shards
+   * when its text provably touches only them (route() sent it here because they are several),
+   * else 0 (every shard).
+   */
+  parkMask(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): number {
+    const kind = this.kind[spec.id];
+    if (kind === 0) return 0;
+    const nkeys = numKeys(buf, as[2], ae[2]);
+    if (nkeys <= 0 || nkeys > argc - 3) return 0;
+    const sha = kind === EVAL ? this.bodySha(buf, as[1], ae[1]) : ae[1] - as[1] === 40 ? this.shaArg(buf, as[1]) : '';
+    if (this.known.get(sha)?.local !== true) return 0;
+    let mask = 0;
+    for (let i = 3; i < 3 + nkeys; i++) mask |= 1 << this.srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
+    return mask;
+  }
+
   /** Is this command (by id) one that may run on a shard's VM? */
   runsScript(cmdId: number): boolean {
     return this.kind[cmdId] !== 0;

@@ -91,6 +91,11 @@ interface ScriptJob {
    * between. It takes over this job's park instead of parking the shards again.
    */
   heir: ScriptJob | null;
+  /**
+   * With shards: the shards it needs parked (bit s), when its script provably touches only its
+   * declared keys (src/server/script-routing.ts); 0 for every shard.
+   */
+  mask: number;
 }
 
 export class ScriptHost {
@@ -121,6 +126,8 @@ export class ScriptHost {
   private chainTail: ScriptJob | null = null;
   /** ShardPool.staged right after chainTail's place was taken. */
   private chainMark = 0;
+  /** The shards chainTail's park holds (0: all). */
+  private chainParkMask = 0;
   private waitStart = 0;
   private busyTimer: NodeJS.Timeout | null = null;
   private readonly specs = commandById();
@@ -232,8 +239,10 @@ export class ScriptHost {
     // holder's GET must not be overtaken forever by other clients' retried lock scripts).
     if (this.srv.isScriptCommand(spec) && !this.srv.hasPostponed()) return SCRIPT_PASS;
     // Until the threshold nothing that needs the dataset runs (Redis reads nothing from its
-    // clients meanwhile), and a kill waits for it too; io-thread commands go on with shards.
-    if (this.storeHeld || !this.srv.isLocal(spec)) return SCRIPT_POSTPONE;
+    // clients meanwhile), and a kill waits for it too; io-thread commands go on with shards,
+    // and so do commands for shards no script holds.
+    if (this.storeHeld) return SCRIPT_POSTPONE;
+    if (!this.srv.isLocal(spec) && this.holdsShardOf(spec, buf, as, ae, argc)) return SCRIPT_POSTPONE;
     if (spec.name === 'script|kill' || spec.name === 'function|kill' || spec.name === 'shutdown') return SCRIPT_POSTPONE;
     return SCRIPT_PASS;
   }
@@ -318,7 +327,7 @@ export class ScriptHost {
     cl.inFlight++;
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
-      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: this.srv.scriptRouter?.parkMask(spec, buf, as, ae, argc) ?? 0,
       trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq),
     });
   }
@@ -328,7 +337,7 @@ export class ScriptHost {
     cl.inFlight++;
     const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024), localWrites: null };
     this.enqueue({
-      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null, trackReads: false,
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null, mask: 0, trackReads: false,
     });
   }
 
@@ -338,7 +347,7 @@ export class ScriptHost {
     const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
     this.enqueue({
       client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
-      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, trackReads: false,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: 0, trackReads: false,
     });
   }
 
@@ -377,22 +386,47 @@ export class ScriptHost {
       if (pool === null) {
         this.storeHeld = true;
         job.store = this.srv.inlineStore;
-      } else if (this.chainTail !== null && pool.staged === this.chainMark) {
-        // Nothing went to a shard since the last script's park: it holds this one's place too.
+      } else if (this.chainTail !== null && pool.staged === this.chainMark && parkCovers(this.chainParkMask, job.mask)) {
+        // Nothing went to a shard since the last script's park, over these shards: it holds this one's place too.
         this.chainTail.heir = job;
       } else {
-        pool.parkAll((store, release) => {
+        pool.parkShards(job.mask, (store, release) => {
           job.store = store;
           job.release = release;
           this.next();
         });
+        this.chainParkMask = job.mask;
       }
       if (pool !== null) {
         this.chainTail = job;
         this.chainMark = pool.staged;
+        this.heldMask = -1;
       }
     }
     this.next();
+  }
+
+  /** Shards held by store jobs queued or running (0: all), -1 until computed again. */
+  private heldMask = -1;
+
+  /** Are the shards of this command (its first key; none: all) held by a script's park? */
+  private holdsShardOf(spec: CommandSpec, buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number): boolean {
+    if (this.heldMask === -1) {
+      let m = 0;
+      const jobs = this.current !== null ? [this.current, ...this.queue] : this.queue;
+      for (const j of jobs) {
+        if (!j.needsStore) continue;
+        if (j.mask === 0) {
+          m = 0;
+          break;
+        }
+        m |= j.mask;
+      }
+      this.heldMask = m;
+    }
+    if (this.heldMask === 0) return true;
+    const shard = this.srv.commandShard(spec, buf, as, ae, argc);
+    return shard < 0 || (this.heldMask & (1 << shard)) !== 0;
   }
 
   private next(): void {
@@ -519,6 +553,7 @@ export class ScriptHost {
       dst.writeUInt32LE(q.argc, p + 4);
       dst.writeUInt16LE(x !== null ? x.db : this.batch[k].db, p + 8);
       dst.writeUInt16LE(x !== null ? x.resp : this.batch[k].resp | (this.batch[k].trackReads ? MBR_TRACK_READS : 0), p + 10);
+      dst.writeUInt32LE(x !== null ? 0 : this.batch[k].mask, p + 12);
       p += MB_CMD_HEADER;
       for (let i = 0; i < q.argc; i++) {
         const len = q.argEnd[i] - q.argStart[i];
@@ -673,6 +708,7 @@ export class ScriptHost {
       } else srv.durability.flushIo();
     }
     this.storeHeld = false;
+    this.heldMask = -1;
     for (const j of this.queue) if (j.needsStore && srv.pool === null) this.storeHeld = true;
     this.current = null;
     let start = 0;
@@ -824,4 +860,9 @@ function hasArg(buf: Uint8Array, as: Int32Array, ae: Int32Array, argc: number, l
     if (k === lower.length) return true;
   }
   return false;
+}
+
+/** Does a park of shards `parked` (0: all) cover a job that needs `needed` (0: all)? */
+function parkCovers(parked: number, needed: number): boolean {
+  return parked === 0 || (needed !== 0 && (needed & ~parked) === 0);
 }

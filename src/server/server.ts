@@ -916,7 +916,7 @@ export class Server {
       then(this.inlineStore!, () => this.durability.flushIo());
       return;
     }
-    this.pool.parkAll(then);
+    this.pool.parkShards(0, then);
   }
 
   /** Writes counted by the shard workers (their part of rdb_changes_since_last_save). */

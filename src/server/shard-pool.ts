@@ -80,8 +80,8 @@ export class ShardPool {
   /** The last transaction whose park is staged and not yet released, and `staged` right after it. */
   private lastTxn: Transaction | null = null;
   private lastTxnStaged = 0;
-  /** parkAll() cuts waiting for every shard to park. */
-  private holds = new Map<number, { parked: number; then: (store: Store, release: () => void) => void }>();
+  /** parkShards() cuts waiting for their shards to park. */
+  private holds = new Map<number, { parked: number; shards: number[]; then: (store: Store, release: () => void) => void }>();
   private nextTxn = 1;
   private pollScheduled = false;
   private parked = false;
@@ -295,11 +295,16 @@ export class ShardPool {
     this.lastTxnStaged = this.staged;
   }
 
-  /** Park every shard; `then` runs over the whole store once they are, and releases them when done. */
-  parkAll(then: (store: Store, release: () => void) => void): void {
+  /**
+   * Park the shards of `mask` (0: every shard); `then` runs over the store once they are (it
+   * must touch only their keys), and releases them when done.
+   */
+  parkShards(mask: number, then: (store: Store, release: () => void) => void): void {
     const id = this.nextTxn++;
-    this.holds.set(id, { parked: 0, then });
-    for (let s = 0; s < this.n; s++) {
+    const shards: number[] = [];
+    for (let s = 0; s < this.n; s++) if (mask === 0 || (mask & (1 << s)) !== 0) shards.push(s);
+    this.holds.set(id, { parked: 0, shards, then });
+    for (const s of shards) {
       const rec = Buffer.alloc(REQ_ARGS);
       rec.writeUInt32LE(REQ_ARGS, 0);
       rec.writeUInt32LE(id, 8);
@@ -324,14 +329,14 @@ export class ShardPool {
   private onParked(id: number): void {
     const hold = this.holds.get(id);
     if (hold !== undefined) {
-      if (++hold.parked < this.n) return;
+      if (++hold.parked < hold.shards.length) return;
       this.holds.delete(id);
-      for (const a of this.arenas) a.sync();
+      for (const s of hold.shards) this.arenas[s].sync();
       let released = false;
       hold.then(this.allStore, () => {
         if (released) return;
         released = true;
-        this.release(id, null);
+        this.release(id, hold.shards);
       });
       return;
     }

@@ -23,6 +23,34 @@ const ERR_NON_LOCAL = 'Script attempted to access a non local key in a cluster n
 /** Keyless commands a script may call on a shard (answered without the dataset, or per-script state). */
 const SHARD_FREE_COMMANDS = new Set(['ping', 'echo', 'time', 'select']);
 
+/**
+ * The run-time net under the static proof (src/scripting/locality.ts) for a script that runs
+ * with only some shards at hand (in one shard's VM, or on the script thread with only its
+ * declared keys' shards parked): redis.call's keys must be on the shards of `mask`, and a
+ * keyless command must need no dataset.
+ */
+export class ScriptKeyCheck {
+  /** Bit s: shard s is ours. */
+  mask = 0;
+  private keyPos = new Int32Array(16);
+  readonly fn = (spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => this.check(spec, buf, as, ae, argc);
+
+  constructor(private readonly slotTable: Uint16Array) {}
+
+  check(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): string | null {
+    if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
+    const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
+    if (n <= 0) return SHARD_FREE_COMMANDS.has(spec.parent ? spec.parent.name : spec.name) ? null : ERR_NON_LOCAL;
+    // SORT's BY/GET patterns name keys anywhere.
+    if (spec.name === 'sort' || spec.name === 'sort_ro') return ERR_NON_LOCAL;
+    for (let i = 0; i < n; i++) {
+      const k = this.keyPos[i];
+      if ((this.mask & (1 << this.slotTable[keyHashSlot(buf, as[k], ae[k])])) === 0) return ERR_NON_LOCAL;
+    }
+    return null;
+  }
+}
+
 export class ShardScripting {
   /** The VM, once loaded. */
   rt: ScriptRuntime | null = null;
@@ -31,14 +59,14 @@ export class ShardScripting {
   /** Writes of the script running now: per write u16 db, u16 cmdId, u16 0, u16 MBW_WRITE, u32 argc, argc × (u32 len, bytes). */
   writes = Buffer.allocUnsafe(4096);
   writesLen = 0;
-  private keyPos = new Int32Array(16);
+  private readonly keys: ScriptKeyCheck;
   private readonly running: Buffer;
   private readonly noteWriteFn = (db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) =>
     this.noteWrite(db, spec, buf, as, ae, argc);
-  private readonly keyCheckFn = (spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) =>
-    this.keyCheck(spec, buf, as, ae, argc);
 
-  constructor(private readonly shard: number, private readonly slotTable: Uint16Array, private readonly stateSab: SharedArrayBuffer) {
+  constructor(shard: number, slotTable: Uint16Array, private readonly stateSab: SharedArrayBuffer) {
+    this.keys = new ScriptKeyCheck(slotTable);
+    this.keys.mask = 1 << shard;
     this.running = Buffer.from(stateSab, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES);
     const specs = commandById();
     this.needsVm = Uint8Array.from(specs, (s) => (s.name === 'eval' || s.name === 'evalsha' || s.name === 'eval_ro' || s.name === 'evalsha_ro' ? 1 : 0));
@@ -48,7 +76,7 @@ export class ShardScripting {
   async start(snapOut: SnapshotOut | null): Promise<void> {
     if (this.rt !== null) return;
     const rt = await initScripting(this.stateSab);
-    rt.keyCheck = this.keyCheckFn;
+    rt.keyCheck = this.keys.fn;
     rt.snapOut = snapOut;
     this.rt = rt;
   }
@@ -78,20 +106,6 @@ export class ShardScripting {
 
   flush(): void {
     this.rt?.flushScripts();
-  }
-
-  /** redis.call's keys must be this shard's, and keyless commands those that need no dataset. */
-  private keyCheck(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): string | null {
-    if (this.keyPos.length < argc) this.keyPos = new Int32Array(argc * 2);
-    const n = getKeyPositions(spec, argc, buf, as, ae, this.keyPos);
-    if (n <= 0) return SHARD_FREE_COMMANDS.has(spec.parent ? spec.parent.name : spec.name) ? null : ERR_NON_LOCAL;
-    // SORT's BY/GET patterns name keys anywhere.
-    if (spec.name === 'sort' || spec.name === 'sort_ro') return ERR_NON_LOCAL;
-    for (let i = 0; i < n; i++) {
-      const k = this.keyPos[i];
-      if (this.slotTable[keyHashSlot(buf, as[k], ae[k])] !== this.shard) return ERR_NON_LOCAL;
-    }
-    return null;
   }
 
   private noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
