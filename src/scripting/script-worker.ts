@@ -27,10 +27,11 @@ import { snapshotId } from '../persistence/snapshot';
 import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { dumpFunctions, initScripting } from './scripts';
 import { ScriptKeyCheck } from '../shard/scripting';
+import { WritesList } from './writes-list';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
   MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
-  MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REPLY_INDEX_ENTRY, MB_REQ_LEN, MB_RUNNING, MB_SEGS, MB_STATE, MB_SYNC, MB_WRITE_HEADER,
+  MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REPLY_INDEX_ENTRY, MB_REQ_LEN, MB_RUNNING, MB_SEGS, MB_STATE, MB_SYNC,
   MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ, MBW_WRITE,
 } from '../../native-layout/script-mailbox';
 
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
   ctx.notifySink = (_cls, event, db, key, ks, ke) => events.add(event, db, key, ks, ke);
 
   // The writes of a request: every command that changed data, a script's own calls included.
-  const writes = new Bytes();
+  const writes = new WritesList();
   // Where each command's reply ends, and its time.
   const replyIndex = new Bytes();
   let cmdIndex = 0;
@@ -114,24 +115,7 @@ async function main(): Promise<void> {
     note(MBW_READ, db, spec, buf, as, ae, 0);
   }
   function note(kind: number, db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
-    let n = MB_WRITE_HEADER;
-    for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
-    writes.reserve(n);
-    const b = writes.buf;
-    let p = writes.len;
-    b.writeUInt16LE(db, p);
-    b.writeUInt16LE(spec.id, p + 2);
-    b.writeUInt16LE(cmdIndex, p + 4);
-    b.writeUInt16LE(kind, p + 6);
-    b.writeUInt32LE(argc, p + 8);
-    p += MB_WRITE_HEADER;
-    for (let i = 0; i < argc; i++) {
-      const len = ae[i] - as[i];
-      b.writeUInt32LE(len, p);
-      buf.copy(b, p + 4, as[i], ae[i]);
-      p += 4 + len;
-    }
-    writes.len = p;
+    writes.append(kind, db, spec.id, cmdIndex, buf, as, ae, argc);
   }
   rt.onWrite = noteWrite;
 

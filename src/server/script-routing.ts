@@ -20,7 +20,7 @@ import type { CommandSpec } from '../commands/table';
 import { commandById } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
 import { scriptIsShardLocal } from '../scripting/locality';
-import { MB_WRITE_HEADER } from '../../native-layout/script-mailbox';
+import { WritesReader } from '../scripting/writes-list';
 
 interface KnownScript {
   body: Buffer;
@@ -38,8 +38,7 @@ export class ScriptRouter {
   /** 1 EVAL / EVAL_RO, 2 EVALSHA / EVALSHA_RO, by command id. */
   private readonly kind: Uint8Array;
   private readonly specs = commandById();
-  private as = new Int32Array(16);
-  private ae = new Int32Array(16);
+  private readonly entry = new WritesReader();
 
   constructor(private readonly srv: Server, shards: number) {
     this.loaded = Array.from({ length: shards }, () => new Set<string>());
@@ -136,22 +135,12 @@ export class ScriptRouter {
     }
     const watch = srv.watch.active, wake = srv.blocking.active;
     if (!watch && !wake) return;
-    let p = start;
-    while (p < end) {
-      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], argc = b.readUInt32LE(p + 8);
-      p += MB_WRITE_HEADER;
-      if (this.as.length < argc) {
-        this.as = new Int32Array(argc * 2);
-        this.ae = new Int32Array(argc * 2);
-      }
-      for (let i = 0; i < argc; i++) {
-        const len = b.readUInt32LE(p);
-        this.as[i] = p + 4;
-        this.ae[i] = p + 4 + len;
-        p += 4 + len;
-      }
-      if (watch) srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, op);
-      if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
+    const e = this.entry;
+    for (let p = start; p < end;) {
+      p = e.read(b, p);
+      const spec = this.specs[e.cmdId];
+      if (watch) srv.watch.touchCommand(e.db, spec, b, e.as, e.ae, e.argc, op);
+      if (wake) srv.blocking.signalCommandKeys(e.db, spec, b, e.as, e.ae, e.argc);
     }
   }
 

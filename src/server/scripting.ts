@@ -31,10 +31,11 @@ import {
   ERR_BUSY_EVAL, ERR_BUSY_FUNCTION, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES, STATUS_IS_EVAL, STATUS_KILL, ST_FN_COUNT, ST_LIB_COUNT, ST_STATUS, ScriptStateView,
 } from '../scripting/lua-engine';
 import type { ScriptWorkerData } from '../scripting/script-worker';
+import { WritesReader } from '../scripting/writes-list';
 import {
   MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
   MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_MAX_BATCH, MB_REPLY_INDEX_ENTRY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RUNNING, MB_SEGS,
-  MB_STATE, MB_SYNC, MB_WRITE_HEADER, MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ,
+  MB_STATE, MB_SYNC, MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ,
 } from '../../native-layout/script-mailbox';
 
 /** Commands that run on the script thread (their subcommands too, but the KILLs). */
@@ -133,9 +134,8 @@ export class ScriptHost {
   private readonly specs = commandById();
   private readonly pollFn = () => this.poll();
   private readonly wakeFn = () => this.poll();
-  // Decoding the writes list.
-  private as = new Int32Array(16);
-  private ae = new Int32Array(16);
+  /** Decodes the writes list. */
+  private readonly entry = new WritesReader();
 
   constructor(srv: Server) {
     this.srv = srv;
@@ -664,13 +664,11 @@ export class ScriptHost {
    * the caller's reply.
    */
   private rememberReads(b: Buffer): void {
-    let p = 0;
-    while (p < b.length) {
-      const k = b.readUInt16LE(p + 4), kind = b.readUInt16LE(p + 6), argc = b.readUInt32LE(p + 8);
-      p += MB_WRITE_HEADER;
-      for (let i = 0; i < argc; i++) p += 4 + b.readUInt32LE(p);
-      if (kind !== MBW_READ) continue;
-      const job = this.batch[k], q = job.cmd;
+    const e = this.entry;
+    for (let p = 0; p < b.length;) {
+      p = e.read(b, p);
+      if (e.kind !== MBW_READ) continue;
+      const job = this.batch[e.index], q = job.cmd;
       if (job.client === null || q === null) continue;
       if (this.keyPos.length < q.argc) this.keyPos = new Int32Array(q.argc * 2);
       const n = getKeyPositions(q.spec, q.argc, q.buf, q.argStart, q.argEnd, this.keyPos);
@@ -751,27 +749,13 @@ export class ScriptHost {
   private applyWrites(b: Buffer, execOp: number, wake: boolean): void {
     const srv = this.srv;
     if (wake ? !srv.blocking.active : !srv.watch.active) return;
-    let p = 0;
-    while (p < b.length) {
-      const db = b.readUInt16LE(p), spec = this.specs[b.readUInt16LE(p + 2)], index = b.readUInt16LE(p + 4);
-      const argc = b.readUInt32LE(p + 8), read = b.readUInt16LE(p + 6) === MBW_READ;
-      p += MB_WRITE_HEADER;
-      if (read) {
-        for (let i = 0; i < argc; i++) p += 4 + b.readUInt32LE(p);
-        continue;
-      }
-      if (this.as.length < argc) {
-        this.as = new Int32Array(argc * 2);
-        this.ae = new Int32Array(argc * 2);
-      }
-      for (let i = 0; i < argc; i++) {
-        const len = b.readUInt32LE(p);
-        this.as[i] = p + 4;
-        this.ae[i] = p + 4 + len;
-        p += 4 + len;
-      }
-      if (wake) srv.blocking.signalCommandKeys(db, spec, b, this.as, this.ae, argc);
-      else srv.watch.touchCommand(db, spec, b, this.as, this.ae, argc, execOp >= 0 ? execOp : this.batch[index].op);
+    const e = this.entry;
+    for (let p = 0; p < b.length;) {
+      p = e.read(b, p);
+      if (e.kind === MBW_READ) continue;
+      const spec = this.specs[e.cmdId];
+      if (wake) srv.blocking.signalCommandKeys(e.db, spec, b, e.as, e.ae, e.argc);
+      else srv.watch.touchCommand(e.db, spec, b, e.as, e.ae, e.argc, execOp >= 0 ? execOp : this.batch[e.index].op);
     }
   }
 

@@ -13,7 +13,8 @@ import { CommandSpec, commandById, getKeyPositions } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
 import { initScripting, type ScriptRuntime } from '../scripting/scripts';
 import type { SnapshotOut } from '../persistence/snapshot';
-import { MB_WRITE_HEADER, MBW_WRITE } from '../../native-layout/script-mailbox';
+import { MBW_WRITE } from '../../native-layout/script-mailbox';
+import { WritesList } from '../scripting/writes-list';
 import { SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES } from '../scripting/lua-engine';
 import type { ExecContext } from '../commands/context';
 
@@ -56,9 +57,8 @@ export class ShardScripting {
   rt: ScriptRuntime | null = null;
   /** 1 for EVAL, EVALSHA and their _RO forms: the commands that need the VM. */
   readonly needsVm: Uint8Array;
-  /** Writes of the script running now: per write u16 db, u16 cmdId, u16 0, u16 MBW_WRITE, u32 argc, argc × (u32 len, bytes). */
-  writes = Buffer.allocUnsafe(4096);
-  writesLen = 0;
+  /** Writes of the script running now (src/scripting/writes-list.ts), when the io thread wants them. */
+  readonly writes = new WritesList();
   private readonly keys: ScriptKeyCheck;
   private readonly running: Buffer;
   private readonly noteWriteFn = (db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) =>
@@ -109,27 +109,6 @@ export class ShardScripting {
   }
 
   private noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
-    let n = MB_WRITE_HEADER;
-    for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
-    if (this.writesLen + n > this.writes.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.writes.length * 2, this.writesLen + n));
-      this.writes.copy(next, 0, 0, this.writesLen);
-      this.writes = next;
-    }
-    const b = this.writes;
-    let p = this.writesLen;
-    b.writeUInt16LE(db, p);
-    b.writeUInt16LE(spec.id, p + 2);
-    b.writeUInt16LE(0, p + 4);
-    b.writeUInt16LE(MBW_WRITE, p + 6);
-    b.writeUInt32LE(argc, p + 8);
-    p += MB_WRITE_HEADER;
-    for (let i = 0; i < argc; i++) {
-      const len = ae[i] - as[i];
-      b.writeUInt32LE(len, p);
-      buf.copy(b, p + 4, as[i], ae[i]);
-      p += 4 + len;
-    }
-    this.writesLen = p;
+    this.writes.append(MBW_WRITE, db, spec.id, 0, buf, as, ae, argc);
   }
 }

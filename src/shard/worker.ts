@@ -245,11 +245,11 @@ async function main(): Promise<void> {
           reply(clientId, seq, REPLY_SLOWLOG, argv, 0, argv.length, cmdId, usec);
         }
         if (events.len > 0) flushEvents(clientId, seq);
-        if (scripting.writesLen > 0) {
+        const writes = scripting.writes;
+        if (writes.len > 0) {
           // What the script wrote (too much for one record: the io thread falls back to its declared keys).
-          const n = scripting.writesLen;
-          reply(clientId, seq, REPLY_WRITES, scripting.writes, 0, n > largeLimit ? 0 : n);
-          scripting.writesLen = 0;
+          reply(clientId, seq, REPLY_WRITES, writes.buf, 0, writes.len > largeLimit ? 0 : writes.len);
+          writes.len = 0;
         }
         if (ctx.blocked) reply(clientId, seq, REPLY_BLOCKED, w.buf, 0, 0, cmdId, usec);
         else reply(clientId, seq, ctx.dirty !== dirty0 ? REPLY_DATA | REPLY_DIRTY : REPLY_DATA, w.buf, 0, silent ? 0 : w.len, cmdId, usec);
