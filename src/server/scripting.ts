@@ -614,12 +614,14 @@ export class ScriptHost {
 
   private onReply(): void {
     const mb = this.mb, srv = this.srv, job = this.current!;
-    // Segments the script added: into this thread's view, and on to their shard.
+    // Segments the script added: into this thread's view, and on to their shard. The script
+    // thread has those; segments this thread took in meanwhile from a shard's park (a job
+    // that needs no park runs while shards work) it has not seen yet: the next post() sends them.
     for (let n = mb[MB_SEGS]; n > 0; n--) {
       const msg = this.receive() as SegmentMessage & { arena: number };
       this.arenas[msg.arena].adopt(msg);
+      this.seenGen[msg.arena]++;
     }
-    for (let i = 0; i < this.arenas.length; i++) this.seenGen[i] = this.arenas[i].generation;
     if (mb[MB_FUNCS] !== 0) {
       const u = this.receive() as Uint8Array | null;
       this.functionsDump = u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
