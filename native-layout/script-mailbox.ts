@@ -52,6 +52,8 @@ export const MBF_MULTI = 2; // the commands are (part of) an EXEC block: one MUL
 export const MB_CMD_HEADER = 16;
 /** In a command's resp word: remember the keys its script reads for the caller's tracking. */
 export const MBR_TRACK_READS = 0x100;
+/** In a command's resp word: memory was over maxmemory with nothing to evict when it was dispatched (scripts refuse their first deny-oom write). */
+export const MBR_OOM = 0x200;
 /** Kinds of the writes list's entries: a command that changed data, or a read of a tracking caller's script. */
 export const MBW_WRITE = 0;
 export const MBW_READ = 1;

@@ -245,6 +245,38 @@ describe.each(MODES)('scripting served by sabre %s', (_label, args) => {
   });
 });
 
+describe.each(MODES)('scripts past maxmemory, sabre %s', (_label, args) => {
+  let sabre: ServerHandle;
+  let redis: ServerHandle;
+  beforeAll(async () => {
+    [sabre, redis] = await Promise.all([startSabre(args), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([sabre?.stop(), redis?.stop()]);
+  });
+
+  it('refuse their first deny-oom write, as Redis (scriptVerifyOOM, declared flags, allow-oom)', async () => {
+    const commands: Command[] = [['FLUSHALL'], ['SET', 'pre', '1'], ['SET', 'pre2', '5'],
+      ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'], ['CONFIG', 'SET', 'maxmemory', '1'],
+      ['EVAL', "return redis.call('set', KEYS[1], 'x')", '1', 'a'],
+      ['EVAL', "return redis.pcall('set', KEYS[1], 'x')", '1', 'a'],
+      ['EVAL', "return redis.call('set', 'undeclared', 'x')", '0'],
+      ['EVAL', "redis.call('del', KEYS[1]) return redis.call('set', KEYS[1], 'x')", '1', 'pre'],
+      ['EVAL', "return redis.call('get', KEYS[1])", '1', 'pre'],
+      ['EVAL', "return redis.call('incr', KEYS[1])", '1', 'pre2'],
+      ['EVAL', "return redis.call('del', KEYS[1])", '1', 'pre2'],
+      ['EVAL', "#!lua\nreturn redis.call('get', KEYS[1])", '1', 'pre'],
+      ['EVAL', "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", '1', 'pre'],
+      ['EVAL', "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], 'y')", '1', 'b'],
+      ['EVAL_RO', "return redis.call('get', KEYS[1])", '1', 'b'],
+      ['MULTI'], ['EVAL', "return redis.call('set', KEYS[1], 'z')", '1', 'c'], ['EXEC'],
+      ['CONFIG', 'SET', 'maxmemory', '0'],
+      ['EVAL', "return redis.call('set', KEYS[1], 'x')", '1', 'a'], ['MGET', 'a', 'b', 'c', 'pre', 'pre2']];
+    const mismatches = await runDifferential({ sabre: sabre.port, redis: redis.port, commands, chunkSize: 1 });
+    expect(mismatches.map(formatMismatch)).toEqual([]);
+  });
+});
+
 describe('a busy script that already wrote', () => {
   let sabre: ServerHandle;
   beforeAll(async () => {

@@ -523,6 +523,11 @@ export class LuaEngine {
    * A write command is about to run: record it, unless a kill got there first
    * (then the script must die without writing). False = killed.
    */
+  /** Has the running script called a write command (Redis's SCRIPT_WRITE_DIRTY)? */
+  wrote(): boolean {
+    return (Atomics.load(this.state.i32, ST_STATUS) & STATUS_WROTE) !== 0;
+  }
+
   markWrite(): boolean {
     const i32 = this.state.i32;
     for (;;) {

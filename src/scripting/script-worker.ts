@@ -32,7 +32,7 @@ import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
   MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
   MB_NOTIFY, MB_REPLY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REPLY_INDEX_ENTRY, MB_REQ_LEN, MB_RUNNING, MB_SEGS, MB_STATE, MB_SYNC,
-  MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ, MBW_WRITE,
+  MB_WRITES_LEN, MBR_OOM, MBR_TRACK_READS, MBW_READ, MBW_WRITE,
 } from '../../native-layout/script-mailbox';
 
 export interface ScriptWorkerData {
@@ -178,6 +178,7 @@ async function main(): Promise<void> {
       const respWord = payload.readUInt16LE(off + 10);
       w.resp = (respWord & 0xff) === 3 ? 3 : 2;
       rt.onRead = (respWord & MBR_TRACK_READS) !== 0 ? noteRead : null;
+      rt.oomAtStart = (respWord & MBR_OOM) !== 0;
       // Only some shards parked for it: its calls must stay on their keys.
       keyCheck.mask = payload.readUInt32LE(off + 12);
       rt.keyCheck = keyCheck.mask !== 0 ? keyCheck.fn : null;

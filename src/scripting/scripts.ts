@@ -13,12 +13,13 @@ import {
   ERR_NOT_INTEGER, ExecContext, PropagatedArgv, defineCommand, handlers,
 } from '../commands/context';
 import {
-  CMD_MAY_REPLICATE, CMD_NOSCRIPT, CMD_READONLY, CMD_WRITE, CommandSpec, lookupCommand, lookupSubcommand,
+  CMD_DENYOOM, CMD_MAY_REPLICATE, CMD_NOSCRIPT, CMD_READONLY, CMD_WRITE, CommandSpec, lookupCommand, lookupSubcommand,
 } from '../commands/table';
 import { ReplyWriter } from '../protocol/resp-writer';
 import { stringMatch } from '../util/glob';
 import { Executor } from '../shard/executor';
 import type { SnapshotOut } from '../persistence/snapshot';
+import { ERR_OOM } from '../store/evict';
 import {
   CALL_ERROR, CALL_REPLY, LL_DEBUG, LL_NOTICE, LL_VERBOSE, LL_WARNING, LuaEngine, LuaHost, RunError,
   loadLua, luaLoaded,
@@ -151,6 +152,14 @@ export class ScriptRuntime implements LuaHost {
   onRead: ((db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number) => void) | null = null;
 
   /**
+   * Memory was over maxmemory, with nothing to evict, when the script command started (Redis's
+   * server.pre_command_oom_state): set by the thread running it before each script command.
+   */
+  oomAtStart = false;
+  /** Flags of the script running now (SCRIPT_FLAG_*). */
+  private runFlags = 0;
+
+  /**
    * On a shard's VM: refuses a command whose keys belong to another shard (an error text, or
    * null). The io thread sends only scripts that provably name their declared keys; this is
    * the net for what that analysis cannot see.
@@ -182,6 +191,16 @@ export class ScriptRuntime implements LuaHost {
     if (this.readOnly && (spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE))) {
       this.callError = 'Write commands are not allowed from read-only scripts.';
       return CALL_ERROR;
+    }
+    if (this.oomAtStart && (spec.flags & CMD_DENYOOM) !== 0 && (this.runFlags & SCRIPT_FLAG_ALLOW_OOM) === 0 && !this.engine.wrote()) {
+      // scriptVerifyOOM: past maxmemory when the script started, its first write that may
+      // grow memory is refused (once it wrote, it cannot stop half way).
+      const w = this.innerW;
+      w.reset();
+      w.error(ERR_OOM);
+      this.replyBuf = w.buf;
+      this.replyLen = w.len;
+      return CALL_REPLY;
     }
     if (this.keyCheck !== null) {
       const err = this.keyCheck(spec, buf, as, ae, argc);
@@ -312,10 +331,15 @@ export class ScriptRuntime implements LuaHost {
 
   /** scriptPrepareForRun's checks; null if the script may run. */
   private prepare(flags: number, ro: boolean): string | null {
-    if (!(flags & SCRIPT_FLAG_EVAL_COMPAT_MODE) && !(flags & SCRIPT_FLAG_NO_WRITES) && ro) {
+    const declared = !(flags & SCRIPT_FLAG_EVAL_COMPAT_MODE);
+    if (declared && !(flags & SCRIPT_FLAG_NO_WRITES) && ro) {
       return 'ERR Can not execute a script with write flag using *_ro command.';
     }
-    this.readOnly = ro || (!(flags & SCRIPT_FLAG_EVAL_COMPAT_MODE) && (flags & SCRIPT_FLAG_NO_WRITES) !== 0);
+    // A script that declared flags and may write needs allow-oom past maxmemory (processCommand
+    // refuses it as a deny-oom command: evalGetCommandFlags).
+    if (declared && this.oomAtStart && !(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM))) return ERR_OOM;
+    this.readOnly = ro || (declared && (flags & SCRIPT_FLAG_NO_WRITES) !== 0);
+    this.runFlags = flags;
     return null;
   }
 

@@ -32,10 +32,11 @@ import {
 } from '../scripting/lua-engine';
 import type { ScriptWorkerData } from '../scripting/script-worker';
 import { WritesReader } from '../scripting/writes-list';
+import { evictConfig, outOfMemory } from '../store/evict';
 import {
   MBC_SPUBLISH, MBF_MULTI, MBF_PROPAGATE, MB_CALLBACK, MB_CALLBACK_CAPACITY, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_CMD_HEADER, MB_COUNT, MB_DATA, MB_DEFAULT_CAPACITY, MB_DIRTY, MB_EVT_LEN,
   MB_FLAGS, MB_FUNCS, MB_IDLE, MB_NOTIFY, MB_REPLY, MB_MAX_BATCH, MB_REPLY_INDEX_ENTRY, MB_REP_LEN, MB_REP_PORT, MB_REQUEST, MB_REQ_LEN, MB_RUNNING, MB_SEGS,
-  MB_STATE, MB_SYNC, MB_WRITES_LEN, MBR_TRACK_READS, MBW_READ,
+  MB_STATE, MB_SYNC, MB_WRITES_LEN, MBR_OOM, MBR_TRACK_READS, MBW_READ,
 } from '../../native-layout/script-mailbox';
 
 /** Commands that run on the script thread (their subcommands too, but the KILLs). */
@@ -87,6 +88,8 @@ interface ScriptJob {
   op: number;
   /** Its caller tracks keys (CLIENT TRACKING): if its script reads, the keys it declared are remembered for it. */
   trackReads: boolean;
+  /** Over maxmemory with nothing to evict when it was dispatched (its scripts refuse their first deny-oom write). */
+  oom: boolean;
   /**
    * With shards: the store job queued right after this one with nothing sent to any shard in
    * between. It takes over this job's park instead of parking the shards again.
@@ -328,7 +331,7 @@ export class ScriptHost {
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
       needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: this.srv.scriptRouter?.parkMask(spec, buf, as, ae, argc) ?? 0,
-      trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq),
+      trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq), oom: this.oomNow(),
     });
   }
 
@@ -337,8 +340,16 @@ export class ScriptHost {
     cl.inFlight++;
     const exec: ExecRun = { m, ws, op, db: cl.db, resp: cl.resp, next: 0, segment: 0, out: new ReplyWriter(1024), localWrites: null };
     this.enqueue({
-      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null, mask: 0, trackReads: false,
+      client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd: null, exec, needsStore: true, store: null, release: null, op, heir: null, mask: 0, trackReads: false, oom: this.oomNow(),
     });
+  }
+
+  /** processCommand's pre_command_oom_state, from this thread's view of memory. */
+  private oomNow(): boolean {
+    if (evictConfig.maxmemory === 0) return false;
+    const srv = this.srv;
+    if (srv.pool !== null) return outOfMemory(srv.pool.keyspaces, srv.pool.clientBytes);
+    return outOfMemory(srv.inlineStore!.keyspaces, srv.executor.evictor?.budget.external ?? 0);
   }
 
   /** Start-up: a FUNCTION command from the AOF, run on the script thread (no reply, not propagated again). */
@@ -347,7 +358,7 @@ export class ScriptHost {
     const cmd: QueuedCommand = { spec, buf: saved.buf, argStart: saved.argStart, argEnd: saved.argEnd, argc, db };
     this.enqueue({
       client: null, db, resp: 2, propagate: false, seq: 0, silent: true, spec, cmd, exec: null,
-      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: 0, trackReads: false,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: 0, trackReads: false, oom: false,
     });
   }
 
@@ -552,7 +563,8 @@ export class ScriptHost {
       dst.writeUInt32LE(q.spec.id, p);
       dst.writeUInt32LE(q.argc, p + 4);
       dst.writeUInt16LE(x !== null ? x.db : this.batch[k].db, p + 8);
-      dst.writeUInt16LE(x !== null ? x.resp : this.batch[k].resp | (this.batch[k].trackReads ? MBR_TRACK_READS : 0), p + 10);
+      const j = x !== null ? job : this.batch[k];
+      dst.writeUInt16LE((x !== null ? x.resp : j.resp | (j.trackReads ? MBR_TRACK_READS : 0)) | (j.oom ? MBR_OOM : 0), p + 10);
       dst.writeUInt32LE(x !== null ? 0 : this.batch[k].mask, p + 12);
       p += MB_CMD_HEADER;
       for (let i = 0; i < q.argc; i++) {

@@ -43,6 +43,8 @@ export class Executor {
   /** Evicts from the keyspaces this thread owns (maxmemory); null where it owns none. */
   evictor: Evictor | null = null;
   private keyPos = new Int32Array(64);
+  /** The last rejectOnOom() found memory over maxmemory with nothing to evict (pre_command_oom_state). */
+  oomAtStart = false;
 
   constructor(readonly ctx: ExecContext) {
     this.specs = commandById();
@@ -90,8 +92,10 @@ export class Executor {
    */
   rejectOnOom(id: number): boolean {
     const ev = this.evictor;
+    this.oomAtStart = false;
     if (ev === null || evictConfig.maxmemory === 0) return false;
-    if (ev.perform(this.ctx.now) !== EVICT_FAIL || (this.specs[id].flags & CMD_DENYOOM) === 0) return false;
+    this.oomAtStart = ev.perform(this.ctx.now) === EVICT_FAIL;
+    if (!this.oomAtStart || (this.specs[id].flags & CMD_DENYOOM) === 0) return false;
     this.ctx.w.error(ERR_OOM);
     return true;
   }

@@ -85,8 +85,10 @@ export class ShardScripting {
    * A script command is about to run: its argv where the io thread can read it, and whether
    * its writes are wanted (the io thread has WATCHed keys or blocked clients).
    */
-  begin(c: ExecContext, reportWrites: boolean): void {
-    this.rt!.onWrite = reportWrites ? this.noteWriteFn : null;
+  begin(c: ExecContext, reportWrites: boolean, oomAtStart: boolean): void {
+    const rt = this.rt!;
+    rt.onWrite = reportWrites ? this.noteWriteFn : null;
+    rt.oomAtStart = oomAtStart;
     const b = this.running;
     let need = 4;
     for (let i = 0; i < c.argc; i++) need += 4 + c.argEnd[i] - c.argStart[i];

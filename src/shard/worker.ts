@@ -233,10 +233,12 @@ async function main(): Promise<void> {
         w.reset();
         const cmdId = d.readUInt16LE(tail + REQ_CMD);
         ctx.retry = (flags & FLAG_RETRY) !== 0;
-        if (scripting.needsVm[cmdId] !== 0) scripting.begin(ctx, (flags & FLAG_REPORT_WRITES) !== 0);
         const t0 = performance.now();
         const dirty0 = ctx.dirty;
-        if (ctx.retry || !exec.rejectOnOom(cmdId)) exec.run(cmdId);
+        if (ctx.retry || !exec.rejectOnOom(cmdId)) {
+          if (scripting.needsVm[cmdId] !== 0) scripting.begin(ctx, (flags & FLAG_REPORT_WRITES) !== 0, exec.oomAtStart);
+          exec.run(cmdId);
+        }
         const usec = (performance.now() - t0) * 1000;
         const silent = (flags & FLAG_NO_REPLY) !== 0;
         const clientId = d.readUInt32LE(tail + REQ_CLIENT), seq = d.readUInt32LE(tail + REQ_SEQ);
