@@ -102,6 +102,9 @@ describe('scripts on a shard\'s own Lua VM (--shards 2)', () => {
     // SCRIPT LOAD, then EVALSHA on a shard that never saw the body.
     expect(await c.script('LOAD', body)).toBe(sha1(body));
     expect(await c.evalsha(sha1(body), 1, k1, '2')).toBe(10);
+    // SCRIPT FLUSH inside MULTI forgets them too.
+    expect(await c.multi().script('FLUSH').exec()).toEqual([[null, 'OK']]);
+    await expect(c.evalsha(sha1(body), 1, k1, '1')).rejects.toThrow('NOSCRIPT No matching script. Please use EVAL.');
     // A body that does not compile is not cached anywhere.
     await expect(c.eval('return (', 1, k0)).rejects.toThrow(/Error compiling script/);
     await expect(c.evalsha(sha1('return ('), 1, k0)).rejects.toThrow('NOSCRIPT');
@@ -245,6 +248,28 @@ describe('a busy script on a shard', () => {
     } finally {
       a.disconnect();
       b.disconnect();
+    }
+  });
+});
+
+describe('a busy shard script that already wrote', () => {
+  it('is UNKILLABLE; SHUTDOWN NOSAVE ends the server', async () => {
+    const sabre = await startSabre(['--shards', '2', '--busy-reply-threshold', '200']);
+    // (No reconnecting once the server is gone.)
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      expect(await a.eval('return 1', 1, 'w')).toBe(1);
+      a.eval("redis.call('SET', KEYS[1], 1) while true do end", 1, 'w').catch(() => { /* the connection drops at shutdown */ });
+      await sleep(500);
+      await expect(b.call('SCRIPT', 'KILL')).rejects.toThrow(/^UNKILLABLE Sorry the script already executed write commands/);
+      const exited = new Promise<number | null>((resolve) => sabre.proc.once('exit', (code) => resolve(code)));
+      b.call('SHUTDOWN', 'NOSAVE').catch(() => { /* no reply: the server is gone */ });
+      expect(await Promise.race([exited, sleep(5000).then(() => 'timeout')])).not.toBe('timeout');
+    } finally {
+      a.disconnect();
+      b.disconnect();
+      await sabre.stop();
     }
   });
 });

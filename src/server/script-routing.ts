@@ -21,6 +21,7 @@ import { commandById } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
 import { scriptIsShardLocal } from '../scripting/locality';
 import { WritesReader } from '../scripting/writes-list';
+import type { QueuedCommand } from './multi';
 
 interface KnownScript {
   body: Buffer;
@@ -168,6 +169,14 @@ export class ScriptRouter {
     this.lastBodySha = sha1hex(buf, start, end);
     this.lastBody = Buffer.from(buf.subarray(start, end));
     return this.lastBodySha;
+  }
+
+  /**
+   * An EXEC block going to the script thread: a SCRIPT FLUSH in it forgets every body now (at
+   * worst an EXEC that WATCH aborts costs the shard path until the scripts come back).
+   */
+  execBlock(commands: readonly QueuedCommand[]): void {
+    for (const q of commands) if (q.spec.name === 'script|flush') this.flush();
   }
 
   /** SCRIPT FLUSH: forget every body; the shards' VMs drop theirs. */

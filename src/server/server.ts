@@ -939,6 +939,7 @@ export class Server {
     if (m.hasScript && !m.aborted) {
       // A block holding a script runs through the script host, the dataset held throughout.
       if (m.hasLocal) cl.holdInput = true;
+      this.scriptRouter?.execBlock(m.commands);
       this.scripts.submitExec(cl, this.currentSeq, cl.replyMode !== REPLY_ON, spec, m, ws, this.opSeq);
       this.deferred = true;
       return;
