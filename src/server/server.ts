@@ -642,8 +642,10 @@ export class Server {
    * EXEC whose block holds a `denyoom` command.
    */
   private oomRejects(client: Client, spec: CommandSpec): boolean {
-    // isSafeToPerformEvictions(): not while loading, paused, or a script holds the dataset.
-    if (this.durability.loading || this.pauseEnd !== 0 || this.scripts.active) return false;
+    // isSafeToPerformEvictions(): not while loading, paused, or a script holds the dataset
+    // (inline; with shards this thread only reads their counters, and a script on the script
+    // thread or a shard does not stop it).
+    if (this.durability.loading || this.pauseEnd !== 0 || this.scripts.storeHeld) return false;
     const ev = this.executor.evictor;
     let oom: boolean;
     if (ev !== null) {
@@ -671,7 +673,7 @@ export class Server {
       this.evictionScheduled = false;
       const ev = this.executor.evictor;
       if (ev === null || this.shuttingDown) return;
-      if (this.scripts.active || this.durability.loading) {
+      if (this.scripts.storeHeld || this.durability.loading) {
         if (ev.running) setTimeout(() => this.scheduleEviction(), 1);
         return;
       }
