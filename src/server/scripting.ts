@@ -264,10 +264,9 @@ export class ScriptHost {
   // ---- SCRIPT KILL / FUNCTION KILL / FUNCTION STATS -----------------------------------------
 
   kill(c: ExecContext, isEval: boolean): void {
-    // The script past the threshold (Redis has only one), else whichever runs.
-    let st = this.busyState();
-    if (st === null && !this.state.running()) st = this.shardStates.find((s) => s.running()) ?? null;
-    const err = (st ?? this.state).requestKill(isEval);
+    // Only a script past the threshold: Redis reads no SCRIPT KILL before (check() holds it
+    // back meanwhile), so a script that has not timed out has ended by then (NOTBUSY).
+    const err = (this.busyState() ?? this.state).requestKill(isEval);
     if (err === null) c.w.ok();
     else c.w.error(err);
   }
