@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { scriptIsShardLocal } from '../src/scripting/locality';
+import { libraryIsShardLocal, scriptIsShardLocal } from '../src/scripting/locality';
 import { commandById, BS_INDEX, FK_RANGE, CMD_MOVABLE_KEYS } from '../src/commands/table';
 
 const local = (s: string | Uint8Array) => scriptIsShardLocal(typeof s === 'string' ? Buffer.from(s, 'utf8') : s);
+const libLocal = (s: string) => libraryIsShardLocal(Buffer.from(s, 'utf8'));
 
 const LOCAL: string[] = [
   "return redis.call('incr', KEYS[1])",
@@ -209,6 +210,106 @@ describe('scriptIsShardLocal', () => {
   });
 });
 
+const LIB_LOCAL: string[] = [
+  "#!lua name=mylib\nredis.register_function('myincr', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)",
+  "#!lua name=lib2\nredis.register_function{function_name='ro_get', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}",
+  "#!lua name=two\nredis.register_function('set2', function(keys, args)\n  redis.call('set', keys[1], args[1])\n  return redis.call('set', keys[2], args[2])\nend)\n" +
+    "redis.register_function('delall', function(keys, args) return redis.call('del', unpack(keys)) end)",
+  "#!lua name=p\nredis.register_function('p', function() return redis.call('ping') end)",
+  "#!lua name=l\nlocal function helper(x) return x * 2 end\nredis.register_function('f', function(keys, args) return redis.call('set', keys[1], helper(tonumber(args[1]))) end)",
+  // more of our own
+  "#!lua name=t\nredis.register_function{callback=function(k, a) return redis.pcall('hset', k[1], a[1], a[2]) end, description='d', function_name='hs';}",
+  "#!lua name=t\nredis.register_function{\n  function_name = 'f',\n  callback = function(keys, args)\n    local a, b = 1, 2\n    for i = 1, #keys do redis.call('incrby', keys[i], a + b) end\n    if args[1] then return 1 else return 0 end\n  end,\n  flags = { 'allow-oom', 'no-cluster' },\n}",
+  "#!lua name=t\nredis.register_function('f', function(keys) for _, k in ipairs(keys) do redis.log(redis.LOG_NOTICE, k) end return redis.call('mget', table.unpack(keys)) end)",
+  "#!lua name=t\nlocal prefix = 'x:'\nredis.register_function('f', function(keys, args) return prefix .. redis.call('get', keys[#keys]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args) local f = function() return redis.call('ping') end return f() end)",
+  "#!lua name=t\n-- keys[1] in a comment, redis.call('get', 'x')\nlocal s = [[redis.call('flushall')]]\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args) return args.keys end)", // a field named like K is no use of K
+  "#!lua name=t\nredis.register_function('a', function(keys) return redis.call('get', keys[1]) end)\nredis.register_function('b', function() return 1 end)",
+];
+
+const LIB_NOT_LOCAL: string[] = [
+  "#!lua name=t\nredis.register_function('a', function(keys) return redis.call('get', keys[1]) end)\nredis.register_function('b', function(k) return redis.call('get', k[1]) end)",
+  "#!lua name=t\nlocal function myfunc(keys, args) return redis.call('get', keys[1]) end\nredis.register_function('f', myfunc)",
+  "#!lua name=t\nlocal function get(k) return redis.call('get', k) end\nredis.register_function('f', function(keys) return get(keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args) return redis.call('get', 'literal') end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args) return redis.call('get', args[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args) keys[1] = 'x' return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nlocal keys = {}\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) local keys = {'x'} return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) return redis.call('get', KEYS[1]) end)",
+  "#!lua name=t\nlocal name = 'f'\nredis.register_function(name, function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nlocal rf = redis.register_function\nrf('f', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.call('set', 'x', 1)\nredis.register_function('f', function(keys) return 1 end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, keys) return redis.call('get', keys[1]) end)",
+  // our own
+  "#!lua name=t\nredis.call('ping')\nredis.register_function('f', function() return 1 end)", // only the call site is wrong
+  "redis.register_function('f', function(keys) return redis.call('get', keys[1]) end)", // no #!lua line
+  "#!lua name=t\nreturn 1", // registers nothing
+  "#!lua name=t\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end, 'x')",
+  "#!lua name=t\nredis.register_function('f', function(keys) return 1 end or function() return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f' .. 'g', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function 'f'",
+  "#!lua name=t\nredis['register_function']('f', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nregister_function('f', function(keys) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function{'f', function(keys) return redis.call('get', keys[1]) end}",
+  "#!lua name=t\nredis.register_function{function_name='f', callback=cb}",
+  "#!lua name=t\nredis.register_function{function_name=n, callback=function(keys) return redis.call('get', keys[1]) end}",
+  "#!lua name=t\nredis.register_function{callback=function(keys) return redis.call('get', keys[1]) end}",
+  "#!lua name=t\nredis.register_function{function_name='f', callback=function(keys) return 1 end, callback=function(keys) return redis.call('get', 'x') end}",
+  "#!lua name=t\nredis.register_function{function_name='f', callback=function(keys) return 1 end, other=1}",
+  "#!lua name=t\nredis.register_function{function_name='f', callback=function(keys) return 1 end, [1]=2}",
+  "#!lua name=t\nredis.register_function{function_name='f', flags={redis.call('get', 'x')}, callback=function(keys) return 1 end}",
+  "#!lua name=t\nredis.register_function('f', function(...) return redis.call('get', (...)[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, ...) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, args, x) return redis.call('get', keys[1]) end)",
+  "#!lua name=t\nredis.register_function('f', function(_ENV) return 1 end)",
+  "#!lua name=t\nredis.register_function('f', function(redis) return redis.call('get', 'x') end)",
+  "#!lua name=t\nredis.register_function('f', function(keys, unpack) return redis.call('del', unpack(keys)) end)",
+  // keys in a callback without parameters is a global
+  "#!lua name=t\nredis.register_function('a', function(keys) return 1 end)\nredis.register_function('b', function() return redis.call('get', keys[1]) end)",
+  // a closure could outlive its call and run under another FCALL's keys
+  "#!lua name=t\nlocal saved = {}\nredis.register_function('a', function(keys) saved[1] = function() return redis.call('get', keys[1]) end return 1 end)\n" +
+    "redis.register_function('b', function(keys) return saved[1]() end)",
+  "#!lua name=t\nlocal function helper() return redis.call('get', 'x') end\nredis.register_function('f', function(keys) return helper() end)",
+  "#!lua name=t\nfunction g(keys) return redis.call('get', keys[1]) end\nredis.register_function('f', function(keys) return g(keys) end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) for _, keys in ipairs({{'x'}}) do redis.call('get', keys[1]) end end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) local t = keys return redis.call('get', t[1]) end)",
+  "#!lua name=t\nlocal x = keys[1]\nredis.register_function('f', function(keys) return 1 end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end)\nredis.register_function('g', function(keys, args) return redis.call('keys', '*') end)",
+  "#!lua name=t\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end", // unbalanced
+  "#!lua name=t\nredis.register_function('f', function(keys) if x then return redis.call('get', keys[1]) end)", // missing end
+  "#!lua name=t\nend redis.register_function('f', function(keys) return 1 end)",
+];
+
+describe('libraryIsShardLocal', () => {
+  const titled = (list: string[]) => list.map((s) => [s.replace(/\n/g, '\\n'), s]);
+  test.each(titled(LIB_LOCAL))('local: %s', (_, s) => {
+    expect(libLocal(s)).toBe(true);
+  });
+  test.each(titled(LIB_NOT_LOCAL))('not local: %s', (_, s) => {
+    expect(libLocal(s)).toBe(false);
+  });
+
+  test('EVAL scripts are no libraries and libraries are no EVAL scripts', () => {
+    expect(libLocal("#!lua\nreturn redis.call('get', KEYS[1])")).toBe(false);
+    // a library's callback body only looks local to the EVAL analyzer
+    expect(local("#!lua name=t\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) end)")).toBe(false);
+  });
+
+  test('a huge library is handled', () => {
+    const fn = (i: number) => `redis.register_function('f${i}', function(keys, args) return redis.call('incr', keys[1]) end)\n`;
+    let lib = '#!lua name=big\n';
+    for (let i = 0; i < 5000; i++) lib += fn(i);
+    expect(libLocal(lib)).toBe(true);
+    expect(libLocal(lib + "redis.register_function('x', function(keys) return redis.call('incr', 'x') end)")).toBe(false);
+    // deep nesting stays linear
+    const nest = 20000;
+    const deep = '#!lua name=d\n' + "redis.register_function('f', function(keys) ".repeat(nest) + 'return 1' + ' end)'.repeat(nest);
+    expect(libLocal(deep)).toBe(true);
+  });
+});
+
 describe('never throws', () => {
   // xorshift32: deterministic, so a failure reproduces
   let seed = 0x2545f491;
@@ -224,6 +325,10 @@ describe('never throws', () => {
       const b = new Uint8Array(rand(200));
       for (let i = 0; i < b.length; i++) b[i] = rand(256);
       expect(typeof scriptIsShardLocal(b)).toBe('boolean');
+      expect(typeof libraryIsShardLocal(b)).toBe('boolean');
+      b[0] = 0x23; // past the #! check
+      if (b.length > 1) b[1] = 0x21;
+      expect(typeof libraryIsShardLocal(b)).toBe('boolean');
     }
   });
 
@@ -232,6 +337,11 @@ describe('never throws', () => {
       const s = Buffer.from(LOCAL[rand(LOCAL.length)]);
       const a = rand(s.length + 1);
       expect(typeof scriptIsShardLocal(s.subarray(a, a + rand(s.length + 1)))).toBe('boolean');
+      const l = Buffer.from(LIB_LOCAL[rand(LIB_LOCAL.length)]);
+      const end = rand(l.length + 1);
+      expect(typeof libraryIsShardLocal(l.subarray(0, end))).toBe('boolean'); // keeps the #! line
+      const b = rand(l.length + 1);
+      expect(typeof libraryIsShardLocal(l.subarray(b, b + rand(l.length + 1)))).toBe('boolean');
     }
   });
 
@@ -240,11 +350,14 @@ describe('never throws', () => {
       'redis', '.', 'call', 'pcall', '(', ')', '[', ']', '{', '}', ',', 'KEYS', 'ARGV', '1', "'get'", "'del'",
       "'mset'", "'object'", "'encoding'", 'unpack', 'table', 'ipairs', 'in', 'do', 'end', 'for', '#', '=', '==',
       '..', '...', 'local', 'function', 'return', ':', 'x', '--', '[[', ']]', '"', "'", '\\', '\n',
+      'register_function', 'keys', 'args', 'if', 'then', 'do', 'while', 'repeat', 'until', "'ping'", 'callback',
+      'function_name', ';',
     ];
     for (let k = 0; k < 2000; k++) {
       const parts: string[] = [];
       for (let i = rand(40); i > 0; i--) parts.push(vocab[rand(vocab.length)]);
       expect(typeof local(parts.join(' '))).toBe('boolean');
+      expect(typeof libLocal('#!lua name=soup\n' + parts.join(' '))).toBe('boolean');
     }
   });
 });

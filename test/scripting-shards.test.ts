@@ -146,6 +146,103 @@ describe('scripts on a shard\'s own Lua VM (--shards 2)', () => {
   });
 });
 
+describe('functions (FCALL) on a shard\'s own Lua VM (--shards 2)', () => {
+  let sabre: ServerHandle;
+  let redis: ServerHandle;
+  beforeAll(async () => {
+    [sabre, redis] = await Promise.all([startSabre(['--shards', '2']), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([sabre?.stop(), redis?.stop()]);
+  });
+
+  const SPIN_FN = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] " +
+    "while true do local n = redis.call('TIME') if n[1] * 1000000 + n[2] - s > tonumber(args[1]) * 1000 then break end end " +
+    "return redis.call('INCR', keys[1])";
+  const lib = (version: string) => `#!lua name=shardlib\n` +
+    `redis.register_function('spin', function(keys, args) ${SPIN_FN} end)\n` +
+    `redis.register_function('ver', function(keys, args) redis.call('SET', keys[1], '${version}') return '${version}' end)\n` +
+    `redis.register_function('forever', function(keys, args) local x = redis.call('GET', keys[1]) while true do end end)\n`;
+
+  it('a shard-local function leaves the other shard serving while it runs', async () => {
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    try {
+      await a.call('FUNCTION', 'LOAD', 'REPLACE', lib('v1'));
+      const k0 = keyOn(0, 'fpar:'), k1 = keyOn(1, 'fpar:');
+      await b.del(k0);
+      await b.set(k1, 'other');
+      expect(await a.call('FCALL', 'ver', '1', keyOn(0, 'fver0:'))).toBe('v1');
+      const ev = a.call('FCALL', 'spin', '1', k0, '500');
+      await sleep(150);
+      const t0 = Date.now();
+      expect(await b.get(k1)).toBe('other');
+      expect(Date.now() - t0).toBeLessThan(250);
+      // Its own shard's commands come after it.
+      expect(await b.incr(k0)).toBe(2);
+      expect(await ev).toBe(1);
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+
+  it('library changes apply in order, pipelined right before an FCALL, as in Redis', async () => {
+    for (const port of [sabre.port, redis.port]) {
+      const c = new Redis({ port, maxRetriesPerRequest: 0 });
+      try {
+        await c.call('FUNCTION', 'FLUSH');
+        const k = keyOn(1, 'fver:');
+        const replies = await c.pipeline()
+          .call('FUNCTION', 'LOAD', lib('v1')).call('FCALL', 'ver', '1', k)
+          .call('FUNCTION', 'LOAD', 'REPLACE', lib('v2')).call('FCALL', 'ver', '1', k)
+          .call('FUNCTION', 'DELETE', 'shardlib').call('FCALL', 'ver', '1', k)
+          .call('FUNCTION', 'LOAD', lib('v3')).call('FCALL_RO', 'ver', '1', k)
+          .multi().call('FUNCTION', 'FLUSH').exec().call('FCALL', 'ver', '1', k)
+          .exec();
+        expect(replies!.map(([e, v]) => (e ? e.message : v))).toEqual(['shardlib', 'v1', 'shardlib', 'v2', 'OK',
+          'ERR Function not found', 'shardlib', 'ERR Can not execute a script with write flag using *_ro command.',
+          'OK', 'QUEUED', ['OK'], 'ERR Function not found']);
+        // One at a time (FCALL then runs on the shard, whose VM must see each change).
+        const seq: unknown[] = [];
+        for (const v of ['v4', 'v5']) {
+          seq.push(await c.call('FUNCTION', 'LOAD', 'REPLACE', lib(v)));
+          seq.push(await c.call('FCALL', 'ver', '1', k));
+        }
+        seq.push(await c.call('FUNCTION', 'DELETE', 'shardlib'));
+        seq.push(await c.call('FCALL', 'ver', '1', k).catch((e: Error) => e.message));
+        expect(seq).toEqual(['shardlib', 'v4', 'shardlib', 'v5', 'OK', 'ERR Function not found']);
+      } finally {
+        c.disconnect();
+      }
+    }
+  });
+
+  it('a busy function on a shard: FUNCTION STATS names it, FUNCTION KILL stops it', async () => {
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    try {
+      await a.call('FUNCTION', 'LOAD', 'REPLACE', lib('v1'));
+      await a.config('SET', 'busy-reply-threshold', '300');
+      const k = keyOn(1, 'fbusy:');
+      expect(await a.call('FCALL', 'ver', '1', k)).toBe('v1');
+      const ev = a.call('FCALL', 'forever', '1', k).catch((e: Error) => e.message);
+      await sleep(600);
+      const stats = await b.call('FUNCTION', 'STATS') as unknown[];
+      expect((stats[1] as unknown[]).slice(0, 4)).toEqual(['name', 'forever', 'command', ['FCALL', 'forever', '1', k]]);
+      await expect(b.get(k)).rejects.toThrow('BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.');
+      await expect(b.call('SCRIPT', 'KILL')).rejects.toThrow('BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.');
+      expect(await b.call('FUNCTION', 'KILL')).toBe('OK');
+      expect(await ev).toMatch(/^ERR Script killed by user with SCRIPT KILL\.\.\. script: forever, on @user_function/);
+      expect(await b.get(k)).toBe('v1');
+      await b.config('SET', 'busy-reply-threshold', '5000');
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+});
+
 describe('a script whose declared keys span some of the shards (--shards 3)', () => {
   let sabre: ServerHandle;
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-// Static proof that an EVAL script touches only its declared keys.
+// Static proof that an EVAL script, or a FUNCTION LOAD library, touches only its declared keys.
 //
 // Each shard runs its own Lua VM. A script may run inside one shard's VM, without
 // parking the others, only if every key it hands to redis.call/redis.pcall is an
@@ -14,6 +14,13 @@
 // calls; nothing reaches the globals table or a loader; the KEYS table never escapes or
 // is assigned; and for each call, the command's key positions (index/range key specs
 // only, so they depend on argc alone) all hold `KEYS[...]` expressions.
+//
+// A library (Redis 7 functions) gets the same check with each callback's first parameter
+// in the role of KEYS. That parameter is a local, so on top of the EVAL rules: callbacks
+// must be inline function literals given straight to redis.register_function (nothing
+// else can call them with another table), every callback names it alike, and it is only
+// read in the callback's own body, never in a nested closure (which could outlive the
+// call, kept in a library-level upvalue, and run under a later FCALL with other keys).
 import {
   lookupCommand, lookupSubcommand, getKeyPositions, commandHasKeys, type CommandSpec,
   BS_INDEX, FK_RANGE, CMD_MOVABLE_KEYS, CMD_KEY_INCOMPLETE,
@@ -201,10 +208,21 @@ const EXPANSION_WINDOW = 8;
 class Script {
   readonly match: Int32Array; // index of the matching bracket for each ( [ { ) ] }
   readonly trusted = new Set<string>();
+  /** The name holding the declared keys: the KEYS global, or a library's callback parameter ('' for none). */
+  keysName = 'KEYS';
 
   constructor(readonly toks: Token[]) {
     this.match = new Int32Array(toks.length).fill(-1);
   }
+
+  /** Hook run once brackets are paired; false when the text is not understood. */
+  prepare(): boolean { return true; }
+
+  /** May the keys name appear at token i (a bare use)? */
+  keysOccurrenceOk(i: number): boolean { return this.keysUseOk(i); }
+
+  /** May the redis.call/pcall whose `redis` is token i run at all where it stands? */
+  callSiteOk(_i: number): boolean { return true; }
 
   /** Pairs brackets; false when unbalanced (such a script does not compile). */
   pairBrackets(): boolean {
@@ -255,7 +273,7 @@ class Script {
     return '';
   }
 
-  /** Rule for KEYS: only read as KEYS[i] (never assigned), #KEYS, or handed to unpack/ipairs/pairs/getn/concat. */
+  /** Rule for the keys table (KEYS): only read as KEYS[i] (never assigned), #KEYS, or handed to unpack/ipairs/pairs/getn/concat. */
   keysUseOk(i: number): boolean {
     if (this.punct(i + 1, '[')) return !this.punct(this.match[i + 1] + 1, '=');
     if (this.punct(i - 1, '#')) return true;
@@ -270,13 +288,13 @@ class Script {
 
   /** Is tokens [a, b) exactly `KEYS[...]`? */
   isKeysElement(a: number, b: number): boolean {
-    return b - a >= 3 && this.bare(a, 'KEYS') && this.punct(a + 1, '[') && this.match[a + 1] === b - 1;
+    return b - a >= 3 && this.bare(a, this.keysName) && this.punct(a + 1, '[') && this.match[a + 1] === b - 1;
   }
 
   /** Is tokens [a, b) exactly `unpack(KEYS)` or `table.unpack(KEYS)`? */
   isUnpackKeys(a: number, b: number): boolean {
     const c = this.trustedCallee(b - 3);
-    return this.punct(b - 3, '(') && this.bare(b - 2, 'KEYS') && this.punct(b - 1, ')') &&
+    return this.punct(b - 3, '(') && this.bare(b - 2, this.keysName) && this.punct(b - 1, ')') &&
       ((c === 'unpack' && a === b - 4) || (c === 'table.unpack' && a === b - 6));
   }
 
@@ -365,22 +383,151 @@ class Script {
   }
 
   isShardLocal(): boolean {
-    if (!this.pairBrackets()) return false;
+    if (!this.pairBrackets() || !this.prepare()) return false;
     this.findTrusted();
     const toks = this.toks;
     for (let i = 0; i < toks.length; i++) {
       const t = toks[i];
       if (t.kind !== NAME) continue;
       if (FORBIDDEN.has(t.text) && this.bare(i, t.text)) return false;
-      if (t.text === 'KEYS' && this.bare(i, 'KEYS') && !this.keysUseOk(i)) return false;
+      if (t.text === this.keysName && this.bare(i, t.text) && !this.keysOccurrenceOk(i)) return false;
       if (t.text !== 'redis') continue;
       if (this.name(i - 1, 'function') || !this.punct(i + 1, '.') || toks[i + 2]?.kind !== NAME) return false;
       const member = toks[i + 2].text;
       if (member !== 'call' && member !== 'pcall') continue;
-      if (!this.punct(i + 3, '(') || !this.callIsLocal(i + 3)) return false;
+      if (!this.punct(i + 3, '(') || !this.callSiteOk(i) || !this.callIsLocal(i + 3)) return false;
     }
     return true;
   }
+}
+
+/** Library fields redis.register_function{...} accepts, each at most once. */
+const REGISTER_FIELDS = new Set(['function_name', 'callback', 'flags', 'description']);
+
+/** A FUNCTION LOAD library: the EVAL rules, with the callbacks' first parameter as the keys table. */
+class Library extends Script {
+  readonly blockEnd: Int32Array; // the `end` of each function/if/do keyword
+  readonly owner: Int32Array; // the `function` token of the innermost function around each token, or -1
+  readonly inCallback: Int32Array; // how many callback bodies enclose each token
+  readonly keysCallback: Uint8Array; // 1 at the `function` token of each callback that has a keys parameter
+  readonly declSites = new Set<number>(); // the callbacks' keys parameter tokens
+
+  constructor(toks: Token[]) {
+    super(toks);
+    this.keysName = ''; // until a callback names it
+    this.blockEnd = new Int32Array(toks.length).fill(-1);
+    this.owner = new Int32Array(toks.length).fill(-1);
+    this.inCallback = new Int32Array(toks.length + 1);
+    this.keysCallback = new Uint8Array(toks.length);
+  }
+
+  /** Pairs function/if/do with their `end` (exact for valid Lua: repeat closes with until, while/for open with do). */
+  pairBlocks(): boolean {
+    const blocks: number[] = [];
+    const fns: number[] = [];
+    for (let i = 0; i < this.toks.length; i++) {
+      const t = this.toks[i];
+      if (t.kind !== NAME) { this.owner[i] = fns.length ? fns[fns.length - 1] : -1; continue; }
+      if (t.text === 'function' || t.text === 'if' || t.text === 'do') blocks.push(i);
+      if (t.text === 'function') fns.push(i);
+      this.owner[i] = fns.length ? fns[fns.length - 1] : -1;
+      if (t.text !== 'end') continue;
+      const o = blocks.pop();
+      if (o === undefined) return false;
+      this.blockEnd[o] = i;
+      if (this.toks[o].text === 'function') fns.pop();
+    }
+    return blocks.length === 0;
+  }
+
+  override prepare(): boolean {
+    if (!this.pairBlocks()) return false;
+    const toks = this.toks;
+    const callbacks: number[] = [];
+    for (let i = 0; i < toks.length; i++) {
+      if (toks[i].kind !== NAME) continue;
+      if (toks[i].text === 'KEYS') return false; // a nil global in a function: not the keys
+      if (toks[i].text !== 'register_function') continue;
+      if (!this.bare(i - 2, 'redis') || !this.punct(i - 1, '.')) return false;
+      const fn = this.registeredCallback(i + 1);
+      if (fn < 0) return false;
+      callbacks.push(fn);
+    }
+    if (callbacks.length === 0) return false; // FUNCTION LOAD refuses such a library anyway
+    const diff = this.inCallback; // difference array first, then running sums
+    for (const fn of callbacks) {
+      if (!this.callbackParams(fn)) return false;
+      diff[fn]++;
+      diff[this.blockEnd[fn] + 1]--;
+    }
+    for (let i = 1; i < diff.length; i++) diff[i] += diff[i - 1];
+    return true;
+  }
+
+  /** The `function` token of the callback in the registration whose `(` or `{` is at open; -1 for any other form. */
+  registeredCallback(open: number): number {
+    if (this.punct(open, '(')) { // redis.register_function('name', function(...) ... end)
+      const fn = open + 3;
+      const ok = this.toks[open + 1]?.kind === STRING && this.punct(open + 2, ',') && this.name(fn, 'function') &&
+        this.blockEnd[fn] === this.match[open] - 1;
+      return ok ? fn : -1;
+    }
+    if (!this.punct(open, '{')) return -1;
+    // redis.register_function{function_name='name', callback=function(...) ... end, flags={...}, description='...'}
+    const close = this.match[open];
+    const seen = new Set<string>();
+    let fn = -1;
+    let start = open + 1;
+    for (let i = start; i <= close; i++) {
+      if (i < close && this.opensBracket(i)) { i = this.match[i]; continue; }
+      if (i < close && this.name(i, 'function')) { i = this.blockEnd[i]; if (i < 0) return -1; continue; }
+      if (i < close && !this.punct(i, ',') && !this.punct(i, ';')) continue;
+      if (i === start) { // empty field: only a trailing separator
+        if (i === close && i > open + 1) break;
+        return -1;
+      }
+      const field = this.toks[start];
+      if (field.kind !== NAME || !this.punct(start + 1, '=') || !REGISTER_FIELDS.has(field.text) || seen.has(field.text)) return -1;
+      seen.add(field.text);
+      const v = start + 2; // the value is tokens [v, i)
+      if (v >= i) return -1;
+      if (field.text === 'function_name' && (i - v !== 1 || this.toks[v].kind !== STRING)) return -1;
+      if (field.text === 'callback') {
+        if (!this.name(v, 'function') || this.blockEnd[v] !== i - 1) return -1;
+        fn = v;
+      }
+      start = i + 1;
+    }
+    return seen.has('function_name') ? fn : -1;
+  }
+
+  /** Checks the callback's parameter list: (), (K) or (K, A), with one K for all callbacks. */
+  callbackParams(fn: number): boolean {
+    if (!this.punct(fn + 1, '(')) return false;
+    const n = this.match[fn + 1] - fn - 2; // tokens between the parentheses
+    if (n === 0) return true;
+    const k = this.toks[fn + 2];
+    if ((n !== 1 && n !== 3) || k.kind !== NAME || KEYWORDS.has(k.text)) return false;
+    if (n === 3) {
+      const a = this.toks[fn + 4];
+      if (!this.punct(fn + 3, ',') || a.kind !== NAME || KEYWORDS.has(a.text) || a.text === k.text) return false;
+    }
+    if (this.keysName !== '' && this.keysName !== k.text) return false;
+    this.keysName = k.text;
+    this.keysCallback[fn] = 1;
+    this.declSites.add(fn + 2);
+    return true;
+  }
+
+  /** Only the declaration itself, and the EVAL uses of KEYS directly in a callback's own body. */
+  override keysOccurrenceOk(i: number): boolean {
+    if (this.declSites.has(i)) return true;
+    const fn = this.owner[i];
+    return fn >= 0 && this.keysCallback[fn] === 1 && this.keysUseOk(i);
+  }
+
+  /** redis.call at load time is refused by Redis, and helpers outside the callbacks are not followed. */
+  override callSiteOk(i: number): boolean { return this.inCallback[i] > 0; }
 }
 
 /** True when every key argument of every redis.call/pcall in the script is provably a declared key (KEYS[..]) and every command it names is safe to run on one shard. */
@@ -390,5 +537,21 @@ export function scriptIsShardLocal(body: Uint8Array): boolean {
     return toks !== null && new Script(toks).isShardLocal();
   } catch {
     return false; // e.g. out of memory on a pathological script: take the slow path
+  }
+}
+
+
+/**
+ * True when every function the library registers hands redis.call/pcall only elements of its
+ * keys parameter, and names only commands safe on one shard (the same rules as scriptIsShardLocal,
+ * with the callback's first parameter in the role of KEYS). Per library, all or nothing.
+ */
+export function libraryIsShardLocal(code: Uint8Array): boolean {
+  try {
+    if (code[0] !== 0x23 || code[1] !== 0x21) return false; // FUNCTION LOAD requires the #!lua name=... line
+    const toks = tokenize(code);
+    return toks !== null && new Library(toks).isShardLocal();
+  } catch {
+    return false;
   }
 }

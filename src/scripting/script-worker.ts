@@ -25,7 +25,7 @@ import { EffectLog } from '../persistence/effect-log';
 import { ThreadPersistence } from '../persistence/effects';
 import { snapshotId } from '../persistence/snapshot';
 import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
-import { dumpFunctions, initScripting } from './scripts';
+import { initScripting, librariesMessage } from './scripts';
 import { ScriptKeyCheck } from '../shard/scripting';
 import { WritesList } from './writes-list';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
@@ -218,11 +218,11 @@ async function main(): Promise<void> {
       announced[i].length = 0;
     }
     mb[MB_SEGS] = segs;
-    // Changed libraries: their dump, for the io thread's snapshots.
+    // Changed libraries: their dump (the io thread's snapshots) and code (the shards' VMs).
     mb[MB_FUNCS] = 0;
     if (rt.functionsVersion !== functionsSent) {
       functionsSent = rt.functionsVersion;
-      port.postMessage(rt.libraries.size > 0 ? dumpFunctions(rt) : null);
+      port.postMessage(librariesMessage(rt));
       mb[MB_FUNCS] = 1;
     }
     mb[MB_DIRTY] = ctx.dirty - dirty0;

@@ -937,6 +937,26 @@ function rdbLength(n: number): Buffer {
   return b;
 }
 
+/** What the io thread learns of the function libraries when they change (MB_FUNCS). */
+export interface LibrariesMessage {
+  /** FUNCTION DUMP of them all, for snapshots; null without libraries. */
+  dump: Uint8Array | null;
+  libs: { code: Uint8Array; functions: string[] }[];
+}
+
+export function librariesMessage(rt: ScriptRuntime): LibrariesMessage {
+  return {
+    dump: rt.libraries.size > 0 ? dumpFunctions(rt) : null,
+    libs: [...rt.libraries.values()].map((l) => ({ code: l.code, functions: [...l.functions.keys()] })),
+  };
+}
+
+/** A shard's VM takes the script thread's libraries (they loaded there already). */
+export function replaceLibraries(rt: ScriptRuntime, codes: readonly Buffer[]): void {
+  rt.flushFunctions();
+  for (const code of codes) rt.loadLibrary(code, true);
+}
+
 export function dumpFunctions(rt: ScriptRuntime): Buffer {
   const parts: Buffer[] = [];
   for (const lib of rt.libraries.values()) {

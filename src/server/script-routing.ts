@@ -19,7 +19,7 @@ import type { Client } from './client';
 import type { CommandSpec } from '../commands/table';
 import { commandById } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
-import { scriptIsShardLocal } from '../scripting/locality';
+import { libraryIsShardLocal, scriptIsShardLocal } from '../scripting/locality';
 import { WritesReader } from '../scripting/writes-list';
 import type { QueuedCommand } from './multi';
 
@@ -31,19 +31,34 @@ interface KnownScript {
 
 const EVAL = 1;
 const EVALSHA = 2;
+const FCALL = 3;
+
+/** Commands that change the function libraries (the script thread runs them). */
+const FUNCTION_CHANGES = new Set(['function|load', 'function|delete', 'function|flush', 'function|restore']);
 
 export class ScriptRouter {
   private readonly known = new Map<string, KnownScript>();
   /** Per shard: the scripts its VM has compiled (or was sent). */
   private readonly loaded: Set<string>[];
-  /** 1 EVAL / EVAL_RO, 2 EVALSHA / EVALSHA_RO, by command id. */
+  /** 1 EVAL / EVAL_RO, 2 EVALSHA / EVALSHA_RO, 3 FCALL / FCALL_RO, by command id. */
   private readonly kind: Uint8Array;
+  /** Functions by name: may they run on one shard (their library passed libraryIsShardLocal)? */
+  private fnLocal = new Map<string, boolean>();
+  /** The libraries' code as the script thread last reported it, and its version. */
+  private libCodes: Buffer[] = [];
+  private fnVersion = 0;
+  /** Per shard: the library version its VM has. */
+  private readonly shardFnVersion: number[];
+  /** Library changes dispatched to the script thread and not done yet: FCALL waits its turn there. */
+  private functionsPending = 0;
   private readonly specs = commandById();
   private readonly entry = new WritesReader();
 
   constructor(private readonly srv: Server, shards: number) {
     this.loaded = Array.from({ length: shards }, () => new Set<string>());
-    this.kind = Uint8Array.from(this.specs, (s) => (s.name === 'eval' || s.name === 'eval_ro' ? EVAL : s.name === 'evalsha' || s.name === 'evalsha_ro' ? EVALSHA : 0));
+    this.shardFnVersion = new Array<number>(shards).fill(0);
+    this.kind = Uint8Array.from(this.specs, (s) => (s.name === 'eval' || s.name === 'eval_ro' ? EVAL : s.name === 'evalsha' || s.name === 'evalsha_ro' ? EVALSHA
+      : s.name === 'fcall' || s.name === 'fcall_ro' ? FCALL : 0));
   }
 
   /**
@@ -55,6 +70,7 @@ export class ScriptRouter {
     if (kind === 0) {
       if (spec.name === 'script|load' && argc === 3) this.learn(sha1hex(buf, as[2], ae[2]), buf, as[2], ae[2]);
       else if (spec.name === 'script|flush') this.flush();
+      else if (FUNCTION_CHANGES.has(spec.name)) this.functionsPending++;
       return false;
     }
     const srv = this.srv, pool = srv.pool!;
@@ -62,6 +78,17 @@ export class ScriptRouter {
     if (srv.tracking.on && srv.tracking.scriptReadsTracked(cl, seq)) return false;
     const nkeys = numKeys(buf, as[2], ae[2]);
     if (nkeys < 0 || nkeys > argc - 3) return false;
+    if (kind === FCALL) {
+      if (this.functionsPending > 0 || this.fnLocal.get(buf.toString('latin1', as[1], ae[1])) !== true) return false;
+      const shard = this.declaredShard(cl, buf, as, ae, nkeys);
+      if (shard < 0) return false;
+      if (this.shardFnVersion[shard] !== this.fnVersion) {
+        pool.control(shard, { op: 'functions', codes: this.libCodes.map((c) => c.toString('latin1')) });
+        this.shardFnVersion[shard] = this.fnVersion;
+      }
+      this.stage(cl, seq, silent, spec, buf, as, ae, argc, shard);
+      return true;
+    }
     let sha: string;
     if (kind === EVAL) {
       sha = this.bodySha(buf, as[1], ae[1]);
@@ -76,25 +103,54 @@ export class ScriptRouter {
     }
     const script = this.known.get(sha);
     if (script === undefined || !script.local) return false;
-    // Every declared key on one shard; a script without keys goes to the client's own.
-    let shard = nkeys === 0 ? cl.id % pool.n : -1;
-    for (let i = 3; i < 3 + nkeys; i++) {
-      const s = srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
-      if (shard === -1) shard = s;
-      else if (s !== shard) return false;
-    }
+    const shard = this.declaredShard(cl, buf, as, ae, nkeys);
+    if (shard < 0) return false;
     const loaded = this.loaded[shard];
     if (!loaded.has(sha)) {
       if (kind === EVALSHA) pool.control(shard, { op: 'script-load', body: script.body.toString('latin1') });
       loaded.add(sha);
     }
+    this.stage(cl, seq, silent, spec, buf, as, ae, argc, shard);
+    return true;
+  }
+
+  /** The one shard of the declared keys (argv[3, 3 + nkeys)), -1 if several; without keys, the client's own. */
+  private declaredShard(cl: Client, buf: Buffer, as: Int32Array, ae: Int32Array, nkeys: number): number {
+    let shard = nkeys === 0 ? cl.id % this.srv.pool!.n : -1;
+    for (let i = 3; i < 3 + nkeys; i++) {
+      const s = this.srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
+      if (shard === -1) shard = s;
+      else if (s !== shard) return -1;
+    }
+    return shard;
+  }
+
+  private stage(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shard: number): void {
+    const srv = this.srv;
     // WATCH: its declared keys until the shard says which keys it wrote (wrote()). Its writes
     // matter only to keys WATCHed or clients blocked by now (later ones come after it).
     const watching = srv.watch.active;
     if (watching) srv.watch.stage(cl, seq, cl.db, spec, buf, as, ae, argc, srv.opSeq);
     srv.scripts.shardScriptStarted();
-    pool.stageCommand(shard, cl, seq, silent, spec.id, buf, as, ae, argc, false, watching || srv.blocking.active);
-    return true;
+    srv.pool!.stageCommand(shard, cl, seq, silent, spec.id, buf, as, ae, argc, false, watching || srv.blocking.active);
+  }
+
+  /** The script thread's libraries changed (after a FUNCTION command, or at start-up). */
+  librariesChanged(libs: { code: Buffer; functions: string[] }[]): void {
+    const fnLocal = new Map<string, boolean>();
+    for (const lib of libs) {
+      const local = libraryIsShardLocal(lib.code);
+      for (const name of lib.functions) fnLocal.set(name, local);
+    }
+    this.fnLocal = fnLocal;
+    this.libCodes = libs.map((l) => Buffer.from(l.code));
+    this.fnVersion++;
+  }
+
+  /** A client's job on the script thread is done: a library change it made is in place (librariesChanged came first). */
+  jobDone(cmd: QueuedCommand | null, block: readonly QueuedCommand[] | null): void {
+    if (cmd !== null && FUNCTION_CHANGES.has(cmd.spec.name)) this.functionsPending--;
+    if (block !== null) for (const q of block) if (FUNCTION_CHANGES.has(q.spec.name)) this.functionsPending--;
   }
 
   /**
@@ -107,8 +163,13 @@ export class ScriptRouter {
     if (kind === 0) return 0;
     const nkeys = numKeys(buf, as[2], ae[2]);
     if (nkeys <= 0 || nkeys > argc - 3) return 0;
-    const sha = kind === EVAL ? this.bodySha(buf, as[1], ae[1]) : ae[1] - as[1] === 40 ? this.shaArg(buf, as[1]) : '';
-    if (this.known.get(sha)?.local !== true) return 0;
+    if (kind === FCALL) {
+      // (While a library change is on its way the function may not be what it was.)
+      if (this.functionsPending > 0 || this.fnLocal.get(buf.toString('latin1', as[1], ae[1])) !== true) return 0;
+    } else {
+      const sha = kind === EVAL ? this.bodySha(buf, as[1], ae[1]) : ae[1] - as[1] === 40 ? this.shaArg(buf, as[1]) : '';
+      if (this.known.get(sha)?.local !== true) return 0;
+    }
     let mask = 0;
     for (let i = 3; i < 3 + nkeys; i++) mask |= 1 << this.srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
     return mask;
@@ -176,7 +237,10 @@ export class ScriptRouter {
    * worst an EXEC that WATCH aborts costs the shard path until the scripts come back).
    */
   execBlock(commands: readonly QueuedCommand[]): void {
-    for (const q of commands) if (q.spec.name === 'script|flush') this.flush();
+    for (const q of commands) {
+      if (q.spec.name === 'script|flush') this.flush();
+      else if (FUNCTION_CHANGES.has(q.spec.name)) this.functionsPending++;
+    }
   }
 
   /** SCRIPT FLUSH: forget every body; the shards' VMs drop theirs. */

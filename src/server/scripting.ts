@@ -31,6 +31,7 @@ import {
   ERR_BUSY_EVAL, ERR_BUSY_FUNCTION, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES, STATUS_IS_EVAL, STATUS_KILL, ST_FN_COUNT, ST_LIB_COUNT, ST_STATUS, ScriptStateView,
 } from '../scripting/lua-engine';
 import type { ScriptWorkerData } from '../scripting/script-worker';
+import type { LibrariesMessage } from '../scripting/scripts';
 import { WritesReader } from '../scripting/writes-list';
 import { evictConfig, outOfMemory } from '../store/evict';
 import {
@@ -634,8 +635,9 @@ export class ScriptHost {
       this.seenGen[msg.arena]++;
     }
     if (mb[MB_FUNCS] !== 0) {
-      const u = this.receive() as Uint8Array | null;
-      this.functionsDump = u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      const m = this.receive() as LibrariesMessage;
+      this.functionsDump = m.dump === null ? null : Buffer.from(m.dump.buffer, m.dump.byteOffset, m.dump.byteLength);
+      this.srv.scriptRouter?.librariesChanged(m.libs.map((l) => ({ code: Buffer.from(l.code.buffer, l.code.byteOffset, l.code.byteLength), functions: l.functions })));
     }
     let d: Buffer = this.mbData;
     if (mb[MB_REP_PORT] !== 0) {
@@ -723,8 +725,10 @@ export class ScriptHost {
     for (const j of this.queue) if (j.needsStore && srv.pool === null) this.storeHeld = true;
     this.current = null;
     let start = 0;
+    const router = srv.scriptRouter;
     for (let k = 0; k < batch.length; k++) {
       const job = batch[k], cl = job.client;
+      if (router !== null && cl !== null) router.jobDone(job.cmd, job.exec?.m.commands ?? null);
       const end = indexAt < 0 ? len : d.readUInt32LE(indexAt + k * MB_REPLY_INDEX_ENTRY);
       if (cl !== null) {
         cl.inFlight--;

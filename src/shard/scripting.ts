@@ -11,12 +11,15 @@
  */
 import { CommandSpec, commandById, getKeyPositions } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
-import { initScripting, type ScriptRuntime } from '../scripting/scripts';
+import { initScripting, replaceLibraries, type ScriptRuntime } from '../scripting/scripts';
 import type { SnapshotOut } from '../persistence/snapshot';
 import { MBW_WRITE } from '../../native-layout/script-mailbox';
 import { WritesList } from '../scripting/writes-list';
 import { SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES } from '../scripting/lua-engine';
 import type { ExecContext } from '../commands/context';
+
+/** The script commands a shard's VM runs. */
+const SHARD_SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
 /** Redis Cluster's text for a script that reaches a key of another node. */
 const ERR_NON_LOCAL = 'Script attempted to access a non local key in a cluster node script';
@@ -69,7 +72,7 @@ export class ShardScripting {
     this.keys.mask = 1 << shard;
     this.running = Buffer.from(stateSab, SCRIPT_STATE_BYTES, SHARD_RUNNING_CMD_BYTES);
     const specs = commandById();
-    this.needsVm = Uint8Array.from(specs, (s) => (s.name === 'eval' || s.name === 'evalsha' || s.name === 'eval_ro' || s.name === 'evalsha_ro' ? 1 : 0));
+    this.needsVm = Uint8Array.from(specs, (s) => (SHARD_SCRIPT_COMMANDS.has(s.name) ? 1 : 0));
   }
 
   /** Load the VM (once). */
@@ -108,6 +111,11 @@ export class ShardScripting {
 
   flush(): void {
     this.rt?.flushScripts();
+  }
+
+  /** The script thread's function libraries, in place of this VM's. */
+  loadFunctions(codes: readonly Buffer[]): void {
+    replaceLibraries(this.rt!, codes);
   }
 
   private noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {

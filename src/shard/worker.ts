@@ -53,7 +53,7 @@ export interface ShardWorkerData {
 const SPIN_MS = 0.05;
 
 /** A KIND_CONTROL record's message (ShardPool.control). */
-interface ControlMessage { op: string; name?: string; value?: string; id?: number; body?: string }
+interface ControlMessage { op: string; name?: string; value?: string; id?: number; body?: string; codes?: string[] }
 
 async function main(): Promise<void> {
   const data = workerData as ShardWorkerData;
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
   function control(msg: ControlMessage): void {
     let answer = '{}';
     if (msg.op === 'script-load') scripting.load(Buffer.from(msg.body!, 'latin1'));
+    else if (msg.op === 'functions') scripting.loadFunctions(msg.codes!.map((c) => Buffer.from(c, 'latin1')));
     else if (msg.op === 'script-flush') scripting.flush();
     else if (msg.op === 'set') {
       applyShardSetting(msg.name!, msg.value!);
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
       }
       if (kind === KIND_CONTROL) {
         const msg = JSON.parse(ctx.argString(0)) as ControlMessage;
-        if (msg.op === 'script-load' && scripting.rt === null) {
+        if ((msg.op === 'script-load' || msg.op === 'functions') && scripting.rt === null) {
           // The VM loads outside the batch (asynchronously); this record runs first after.
           vmWanted = true;
           pendingControl = msg;
