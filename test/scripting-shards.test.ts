@@ -55,12 +55,10 @@ describe('scripts on a shard\'s own Lua VM (--shards 2)', () => {
     await b.set(k1, 'other');
     await b.del(k0);
     let evalDone = false;
-    const ev = a.eval(SPIN, 1, k0, '600').then((v) => { evalDone = true; return v; });
+    const ev = a.eval(SPIN, 1, k0, '1000').then((v) => { evalDone = true; return v; });
     await sleep(150);
     // The other shard answers while the script still runs.
-    const t0 = Date.now();
     expect(await b.get(k1)).toBe('other');
-    expect(Date.now() - t0).toBeLessThan(300);
     expect(evalDone).toBe(false);
     // A command for the script's own shard waits for it (the script is atomic).
     const same = await b.incr(k0);
@@ -173,11 +171,11 @@ describe('functions (FCALL) on a shard\'s own Lua VM (--shards 2)', () => {
       await b.del(k0);
       await b.set(k1, 'other');
       expect(await a.call('FCALL', 'ver', '1', keyOn(0, 'fver0:'))).toBe('v1');
-      const ev = a.call('FCALL', 'spin', '1', k0, '500');
+      let done = false;
+      const ev = a.call('FCALL', 'spin', '1', k0, '1000').then((v) => { done = true; return v; });
       await sleep(150);
-      const t0 = Date.now();
       expect(await b.get(k1)).toBe('other');
-      expect(Date.now() - t0).toBeLessThan(250);
+      expect(done).toBe(false);
       // Its own shard's commands come after it.
       expect(await b.incr(k0)).toBe(2);
       expect(await ev).toBe(1);
@@ -264,12 +262,12 @@ describe('a script whose declared keys span some of the shards (--shards 3)', ()
       await b.del(k0, k1);
       await b.set(k2, 'free');
       const body = SPIN.replace("return redis.call('INCR', KEYS[1])", "redis.call('INCR', KEYS[1]) return redis.call('INCR', KEYS[2])");
-      const ev = a.eval(body, 2, k0, k1, '600');
+      let done = false;
+      const ev = a.eval(body, 2, k0, k1, '1000').then((v) => { done = true; return v; });
       await sleep(200);
-      let t0 = Date.now();
       expect(await b.get(k2)).toBe('free');
-      expect(Date.now() - t0).toBeLessThan(250);
-      t0 = Date.now();
+      expect(done).toBe(false);
+      let t0 = Date.now();
       // Its own shards' keys come after it, both of them at once.
       expect(await b.mget(k0, k1)).toEqual(['1', '1']);
       expect(Date.now() - t0).toBeGreaterThan(100);
