@@ -236,6 +236,27 @@ describe.each([0, 2])('INFO, --shards %i', (shards) => {
     expect(pick(s[n - 1])).toEqual(['keyspace_hits:0', 'keyspace_misses:1', 'expired_keys:0', 'evicted_keys:0']);
   });
 
+  it('keyspace_hits/misses: write commands count the source keys they read (lookupKeyRead), not their destinations', async () => {
+    const setup: Cmd[] = [['FLUSHALL'], ['SET', 'k', 'v'], ['SADD', 's1', 'a', 'b'], ['SADD', 's2', 'b', 'c'], ['ZADD', 'z1', '1', 'a', '2', 'b'],
+      ['ZADD', 'z2', '1', 'b'], ['RPUSH', 'l', '3', '1', '2'], ['SET', 'w_1', '5'], ['SET', 'zd', 'x'], ['CONFIG', 'RESETSTAT']];
+    const probes: Cmd[] = [['SET', 'k', 'v', 'GET'], ['SET', 'nok', 'v', 'GET'], ['SET', 'k', 'v', 'NX'], ['SET', 'k', 'v', 'XX', 'GET', 'EX', '100'],
+      ['SET', 'nx1', 'v', 'NX', 'GET'], ['SET', 'k', 'v', 'KEEPTTL'], ['GETSET', 'k', 'v2'], ['GETSET', 'nok2', 'v'],
+      ['SUNIONSTORE', 'd', 's1', 's2', 'nos'], ['SINTERSTORE', 'd', 's1', 's2'], ['SDIFFSTORE', 'd', 's1', 'nos'],
+      ['ZUNIONSTORE', 'zd', '2', 'z1', 'noz'], ['ZINTERSTORE', 'zd', '2', 'z1', 'z2'], ['ZDIFFSTORE', 'zd', '2', 'z1', 'noz'],
+      ['ZRANGESTORE', 'zd2', 'z1', '0', '-1'], ['ZRANGESTORE', 'zd2', 'noz', '0', '-1'], ['COPY', 'k', 'kc'], ['COPY', 'nok4', 'kc2'],
+      ['COPY', 'k', 'kc'], ['SORT', 'l'], ['SORT', 'l', 'STORE', 'ld'], ['SORT', 'nol'], ['SORT', 'l', 'BY', 'w_*'],
+      ['LMOVE', 'l', 'l2', 'LEFT', 'RIGHT'], ['SMOVE', 's1', 's3', 'a'], ['RENAME', 'kc', 'kc3'], ['APPEND', 'k', 'x'], ['INCR', 'cnt']];
+    const stream: Cmd[] = [...setup, ...probes.flatMap((c) => [c, ['INFO', 'stats'] as Cmd])];
+    const [s, r] = await Promise.all([commands(sabre.port, stream), commands(redis.port, stream)]);
+    const pick = (b: Buffer) => {
+      const v = parseInfo(infoText(b)).values;
+      return `${v.get('keyspace_hits')}/${v.get('keyspace_misses')}`;
+    };
+    const per = (replies: Buffer[]) => probes.map((c, i) => `${c.join(' ')}: ${pick(replies[setup.length + 2 * i + 1])}`);
+    expect(per(s)).toEqual(per(r));
+    expect(per(r)[probes.length - 1]).not.toBe(`INCR cnt: 0/0`);
+  });
+
   // Redis counts a call after the command ran: INFO commandstats does not count that
   // INFO, and CONFIG RESETSTAT counts itself.
   it('commandstats: a command is counted after it ran', async () => {

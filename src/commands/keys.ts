@@ -414,7 +414,7 @@ function copyCommand(c: ExecContext): void {
   }
   readExpire(from, src, srcExpire);
   const to = c.store.ks(b, c.argStart[2], c.argEnd[2]);
-  const dst = to.lookup(dstDb, b, c.argStart[2], c.argEnd[2], c.now);
+  const dst = to.lookupWrite(dstDb, b, c.argStart[2], c.argEnd[2], c.now);
   if (dst !== 0) {
     if (!replace) return c.w.integer(0);
     to.deleteFound(dstDb, dst);

@@ -599,7 +599,7 @@ function storeResult(c: ExecContext, di: number, start: number, end: number, get
       else qlPush(a, ql, LIST_TAIL, pool, 0, 0);
     }
   }
-  const old = dks.lookupNoTouch(c.db, b, s, e, c.now);
+  const old = dks.lookupWrite(c.db, b, s, e, c.now);
   if (old !== 0) dks.deleteFound(c.db, old);
   const rec = dks.newRecord(dks.hash(b, s, e), TYPE_LIST, ENC_QUICKLIST, b, s, e, ql, -1, c.now);
   dks.link(c.db, rec);

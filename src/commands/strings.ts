@@ -159,7 +159,7 @@ function setGeneric(c: ExecContext, flags: number, valIdx: number, expireIdx: nu
   // lookupKeyWrite() also drops an expired key, which KEEPTTL must not inherit.
   keptExpire.setNumber(-1);
   if ((flags & (OBJ_SET_NX | OBJ_SET_XX | OBJ_KEEPTTL)) !== 0) {
-    const found = ks.lookup(c.db, b, s, e, c.now);
+    const found = ks.lookupWrite(c.db, b, s, e, c.now);
     if (((flags & OBJ_SET_NX) !== 0 && found !== 0) || ((flags & OBJ_SET_XX) !== 0 && found === 0)) {
       if ((flags & OBJ_SET_GET) === 0) reply(c, abortReply);
       return;

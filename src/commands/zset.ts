@@ -498,7 +498,7 @@ function parseLexRange(c: ExecContext, minIdx: number, maxIdx: number): boolean 
 function storeKey(c: ExecContext, i: number, z: ZObj): void {
   const b = c.buf, s = c.argStart[i], e = c.argEnd[i];
   const ks = c.store.ks(b, s, e);
-  const old = ks.lookupNoTouch(c.db, b, s, e, c.now);
+  const old = ks.lookupWrite(c.db, b, s, e, c.now);
   if (old !== 0) ks.deleteFound(c.db, old);
   const rec = ks.newRecord(ks.hash(b, s, e), TYPE_ZSET, z.enc, b, s, e, z.v, -1, c.now);
   ks.link(c.db, rec);

@@ -23,12 +23,19 @@ import { parseInt64, parsed } from '../util/numbers';
 import { Keyspace } from '../store/keyspace';
 
 /**
+ * Write commands that read their source keys as GET does (lookupKeyRead): their lookups count
+ * too. Their handlers reach the destination without lookup() (Redis's lookupKeyWrite).
+ */
+const READS_THROUGH_LOOKUP = new Set(['getdel', 'getex', 'getset', 'set', 'sunionstore', 'sinterstore', 'sdiffstore',
+  'zunionstore', 'zinterstore', 'zdiffstore', 'zrangestore', 'copy', 'sort']);
+
+/**
  * Commands whose key lookups count in INFO keyspace_hits/misses: the read-only ones, and GETDEL
  * and GETEX, which read their key as GET does (Redis counts lookupKeyRead*, not lookupKeyWrite;
  * MEMORY USAGE finds the key without counting).
  */
 function countsLookups(spec: CommandSpec): boolean {
-  if (spec.name === 'getdel' || spec.name === 'getex') return true;
+  if (READS_THROUGH_LOOKUP.has(spec.name)) return true;
   return (spec.flags & CMD_READONLY) !== 0 && spec.name !== 'memory|usage';
 }
 

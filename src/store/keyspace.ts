@@ -599,6 +599,16 @@ export class Keyspace {
     return addr;
   }
 
+  /**
+   * Redis's lookupKeyWrite: find a live key (lazy expiry applied), LRU touched, never counted
+   * as a keyspace hit or miss (the key a write command is about to change).
+   */
+  lookupWrite(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
+    const addr = this.findLive(db, key, ks, ke, nowMs);
+    if (addr !== 0) this.touch(addr, nowMs);
+    return addr;
+  }
+
   /** The record of a key that has not expired (an expired one is deleted), counting nothing. */
   private findLive(db: number, key: Uint8Array, ks: number, ke: number, nowMs: number): number {
     const addr = this.find(db, key, ks, ke, hashBytes(key, ks, ke, this.seed));
