@@ -1,17 +1,19 @@
 /**
- * Which EVALs run in a shard's own Lua VM (src/shard/scripting.ts) rather than on the script
- * thread with every shard parked (src/server/scripting.ts).
+ * Which scripts (EVAL, EVALSHA, FCALL and their _RO forms) run in a shard's own Lua VM
+ * (src/shard/scripting.ts) rather than on the script thread (src/server/scripting.ts).
  *
- * A script goes to a shard when all its declared keys hash to that shard and its text
- * provably touches no other key (src/scripting/locality.ts): then it is one more command of
- * that shard, atomic because the shard runs one command at a time, and the other shards go
- * on. Everything else (undeclared or computed key names, keys on several shards, a caller
- * whose CLIENT TRACKING must learn of the script's reads) keeps the park-everything path.
+ * A script goes to a shard when all its declared keys hash to that shard and its text (for
+ * FCALL, its whole library) provably touches no other key (src/scripting/locality.ts): then
+ * it is one more command of that shard, atomic because the shard runs one command at a time,
+ * and the other shards go on. A provable one whose keys span shards, or whose caller's CLIENT
+ * TRACKING must learn of its reads, runs on the script thread with only its keys' shards
+ * parked (parkMask); anything else (undeclared or computed key names) with every shard parked.
  *
  * The io thread keeps what it needs for that choice: per script, its body and whether it is
  * shard-local; per shard, which scripts its VM has (an EVALSHA is preceded by a SCRIPT LOAD
- * of the body the first time a shard sees it). The script thread learns every body an EVAL
- * brought here too, so SCRIPT EXISTS and an EVALSHA taking the slow path find it.
+ * of the body the first time a shard sees it) and which version of the function libraries.
+ * The script thread learns every body an EVAL brought here too, so SCRIPT EXISTS and an
+ * EVALSHA taking the slow path find it.
  */
 import { createHash } from 'node:crypto';
 import type { Server } from './server';
