@@ -316,6 +316,8 @@ export class ScriptHost {
 
   /** Queue a script-thread command of a client (dispatch). */
   submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+    // (Bodies it would load first only to drop them.)
+    if (spec.name === 'script|flush') this.deferredPreloads.length = 0;
     const shardBusy = spec.name === 'function|stats' ? this.busyState() : null;
     if (spec.name === 'function|stats' && ((this.current !== null && this.state.running()) || shardBusy !== null)) {
       const w = this.srv.w, start = w.len;
@@ -369,8 +371,17 @@ export class ScriptHost {
 
   /** A script an EVAL brought to a shard's VM: cached here too (SCRIPT EXISTS, EVALSHA taking this path). */
   preload(body: Buffer): void {
+    // Not running and nothing for it to do: it learns them when it starts, if ever (a server
+    // whose scripts all run on shards never pays for the thread and its VM).
+    if (this.worker === null && this.starting === null && this.queue.length === 0) {
+      this.deferredPreloads.push(body);
+      return;
+    }
     this.replayArgv('script|load', [Buffer.from('SCRIPT'), Buffer.from('LOAD'), body]);
   }
+
+  /** Bodies preload() kept while the script thread was not running, loaded ahead of its first job. */
+  private deferredPreloads: Buffer[] = [];
 
   private replayArgv(name: string, args: Buffer[]): void {
     const spec = this.specs.find((s) => s.name === name)!;
@@ -390,6 +401,11 @@ export class ScriptHost {
    * with shard workers, its park goes into every shard's queue behind what came before.
    */
   private enqueue(job: ScriptJob): void {
+    if (this.deferredPreloads.length > 0) {
+      const bodies = this.deferredPreloads;
+      this.deferredPreloads = [];
+      for (const body of bodies) this.replayArgv('script|load', [Buffer.from('SCRIPT'), Buffer.from('LOAD'), body]);
+    }
     this.queue.push(job);
     if (job.needsStore) {
       this.storeJobs++;
