@@ -338,7 +338,8 @@ describe('persistence worker', () => {
     appendCmd(p, 0, resp('SET', 'b', '2'));
     await p.waitDurableAsync(pos);
     await until(() => p.info().aof_last_write_status === 'ok');
-    expect(events.some((e) => e.type === 'write-ok')).toBe(true);
+    // (The status is shared memory; the event comes after it, as a message.)
+    await until(() => events.some((e) => e.type === 'write-ok'));
     p.failWrites(2, 'EIO');
     const pos2 = appendCmd(p, 1, resp('DEL', 'a'));
     await p.waitDurableAsync(pos2);
