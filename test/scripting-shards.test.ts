@@ -287,6 +287,71 @@ describe('a script whose declared keys span some of the shards (--shards 3)', ()
   });
 });
 
+describe.each([['--shards 2', 2], ['--shards 3', 3]])('mixed script traffic, sabre %s', (_label, shards) => {
+  it('keeps every transfer atomic: shard-local, cross-shard and undeclared scripts, functions, cache churn', async () => {
+    const sabre = await startSabre(['--shards', String(shards)]);
+    const N = 40;
+    // A quarter of the accounts share hash tags in pairs of shard-local keys; the rest spread.
+    const acct = (i: number) => (i % 4 === 0 ? `{t${i % 8}}acct:${i}` : `acct:${i}`);
+    const keys = Array.from({ length: N }, (_, i) => acct(i));
+    const TRANSFER = "local a = tonumber(redis.call('GET', KEYS[1])) local b = tonumber(redis.call('GET', KEYS[2])) " +
+      "if a < 1 then return 0 end redis.call('SET', KEYS[1], a - 1) redis.call('SET', KEYS[2], b + 1) return 1";
+    const UNDECLARED = "if tonumber(redis.call('GET', ARGV[1])) < 1 then return 0 end redis.call('DECR', ARGV[1]) redis.call('INCR', ARGV[2]) return 1";
+    const LIB = "#!lua name=bank\nredis.register_function('move', function(keys, args) if tonumber(redis.call('GET', keys[1])) < 1 then return 0 end " +
+      "redis.call('DECRBY', keys[1], 1) redis.call('INCRBY', keys[2], 1) return 1 end)";
+    const admin = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    const conns: Redis[] = [];
+    try {
+      await admin.mset(...keys.flatMap((k) => [k, '100']));
+      await admin.call('FUNCTION', 'LOAD', LIB);
+      const end = Date.now() + 4000;
+      const errors: string[] = [];
+      let torn = 0, reads = 0, ran = 0;
+      const worker = async () => {
+        const c = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+        conns.push(c);
+        while (Date.now() < end) {
+          const i = Math.floor(Math.random() * N), j = (i + 1 + Math.floor(Math.random() * (N - 1))) % N;
+          const p = c.pipeline();
+          for (let k = 0; k < 8; k++) {
+            const x = Math.random();
+            if (x < 0.4) p.eval(TRANSFER, 2, acct(i), acct(j));
+            else if (x < 0.55) p.eval(UNDECLARED, 0, acct(i), acct(j));
+            else if (x < 0.8) p.call('FCALL', 'move', '2', acct(i), acct(j));
+            else p.get(acct(i));
+          }
+          const r = Math.random();
+          if (r < 0.03) p.script('FLUSH');
+          else if (r > 0.97) p.call('FUNCTION', 'LOAD', 'REPLACE', LIB);
+          for (const [e] of (await p.exec())!) {
+            ran++;
+            if (e) errors.push(e.message);
+          }
+        }
+      };
+      const checker = async () => {
+        const c = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+        conns.push(c);
+        while (Date.now() < end) {
+          const sum = (await c.mget(...keys)).reduce((a, v) => a + Number(v), 0);
+          reads++;
+          if (sum !== N * 100) torn++;
+        }
+      };
+      await Promise.all([...Array.from({ length: 10 }, worker), checker()]);
+      expect(errors.slice(0, 5)).toEqual([]);
+      expect(ran).toBeGreaterThan(1000);
+      expect(reads).toBeGreaterThan(20);
+      expect(torn).toBe(0);
+      expect((await admin.mget(...keys)).reduce((a, v) => a + Number(v), 0)).toBe(N * 100);
+    } finally {
+      for (const c of conns) c.disconnect();
+      admin.disconnect();
+      await sabre.stop();
+    }
+  });
+});
+
 describe('the shard VM\'s run-time key check (the net under the static analysis)', () => {
   it('refuses keys of another shard and keyless commands that would see one shard only', async () => {
     const scripting = new ShardScripting(0, makeSlotTable(2), new SharedArrayBuffer(SCRIPT_STATE_BYTES + SHARD_RUNNING_CMD_BYTES));
