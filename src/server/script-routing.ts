@@ -7,7 +7,7 @@
  * it is one more command of that shard, atomic because the shard runs one command at a time,
  * and the other shards go on. A provable one whose keys span shards, or whose caller's CLIENT
  * TRACKING must learn of its reads, runs on the script thread with only its keys' shards
- * parked (parkMask); anything else (undeclared or computed key names) with every shard parked.
+ * parked (route()'s mask); anything else (undeclared or computed key names) with every shard parked.
  *
  * The io thread keeps what it needs for that choice: per script, its body and whether it is
  * shard-local; per shard, which scripts its VM has (an EVALSHA is preceded by a SCRIPT LOAD
@@ -30,6 +30,9 @@ interface KnownScript {
   /** Every key it can touch is a declared one (locality.ts). */
   local: boolean;
 }
+
+/** route(): the script went to a shard's VM. */
+export const ROUTED = -1;
 
 const EVAL = 1;
 const EVALSHA = 2;
@@ -64,67 +67,59 @@ export class ScriptRouter {
   }
 
   /**
-   * A script-thread command from a client (dispatch): send it to a shard and return true, or
-   * return false and the script thread takes it. SCRIPT LOAD / FLUSH update what is known.
+   * A script-thread command from a client (dispatch): send it to a shard's VM and return
+   * ROUTED, or return the shards the script thread must park for it (bit s; 0: all). SCRIPT
+   * LOAD / FLUSH and library changes update what is known.
    */
-  route(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): boolean {
+  route(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): number {
     const kind = this.kind[spec.id];
     if (kind === 0) {
       if (spec.name === 'script|load' && argc === 3) this.learn(sha1hex(buf, as[2], ae[2]), buf, as[2], ae[2]);
       else if (spec.name === 'script|flush') this.flush();
       else if (FUNCTION_CHANGES.has(spec.name)) this.functionsPending++;
-      return false;
+      return 0;
     }
     const srv = this.srv, pool = srv.pool!;
-    // Its reads must reach the caller's tracking table: the script thread reports them.
-    if (srv.tracking.on && srv.tracking.scriptReadsTracked(cl, seq)) return false;
     const nkeys = numKeys(buf, as[2], ae[2]);
-    if (nkeys < 0 || nkeys > argc - 3) return false;
+    if (nkeys < 0 || nkeys > argc - 3) return 0;
+    // Its reads must reach the caller's tracking table: the script thread reports them.
+    const tracked = srv.tracking.on && srv.tracking.scriptReadsTracked(cl, seq);
+    let sha = '';
     if (kind === FCALL) {
-      if (this.functionsPending > 0 || this.fnLocal.get(buf.toString('latin1', as[1], ae[1])) !== true) return false;
-      const shard = this.declaredShard(cl, buf, as, ae, nkeys);
-      if (shard < 0) return false;
+      // (While a library change is on its way the function may not be what it was.)
+      if (this.functionsPending > 0 || this.fnLocal.get(buf.toString('latin1', as[1], ae[1])) !== true) return 0;
+    } else {
+      if (kind === EVAL) {
+        sha = this.bodySha(buf, as[1], ae[1]);
+        if (!tracked && !this.known.has(sha)) {
+          this.learn(sha, buf, as[1], ae[1]);
+          // The script thread caches it too (Redis's EVAL does), without holding anything.
+          srv.scripts.preload(this.known.get(sha)!.body);
+        }
+      } else {
+        if (ae[1] - as[1] !== 40) return 0;
+        sha = this.shaArg(buf, as[1]);
+      }
+      if (this.known.get(sha)?.local !== true) return 0;
+    }
+    let mask = 0;
+    for (let i = 3; i < 3 + nkeys; i++) mask |= 1 << srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
+    // Declared keys on several shards, or a tracking caller: the script thread, with only
+    // those shards parked (a script without keys then parks them all).
+    if (tracked || (mask & (mask - 1)) !== 0) return mask;
+    // One shard; a script without keys goes to the client's own.
+    const shard = nkeys === 0 ? cl.id % pool.n : 31 - Math.clz32(mask);
+    if (kind === FCALL) {
       if (this.shardFnVersion[shard] !== this.fnVersion) {
         pool.control(shard, { op: 'functions', codes: this.libCodes.map((c) => c.toString('latin1')) });
         this.shardFnVersion[shard] = this.fnVersion;
       }
-      this.stage(cl, seq, silent, spec, buf, as, ae, argc, shard);
-      return true;
-    }
-    let sha: string;
-    if (kind === EVAL) {
-      sha = this.bodySha(buf, as[1], ae[1]);
-      if (!this.known.has(sha)) {
-        this.learn(sha, buf, as[1], ae[1]);
-        // The script thread caches it too (Redis's EVAL does), without holding anything.
-        srv.scripts.preload(this.known.get(sha)!.body);
-      }
-    } else {
-      if (ae[1] - as[1] !== 40) return false;
-      sha = this.shaArg(buf, as[1]);
-    }
-    const script = this.known.get(sha);
-    if (script === undefined || !script.local) return false;
-    const shard = this.declaredShard(cl, buf, as, ae, nkeys);
-    if (shard < 0) return false;
-    const loaded = this.loaded[shard];
-    if (!loaded.has(sha)) {
-      if (kind === EVALSHA) pool.control(shard, { op: 'script-load', body: script.body.toString('latin1') });
-      loaded.add(sha);
+    } else if (!this.loaded[shard].has(sha)) {
+      if (kind === EVALSHA) pool.control(shard, { op: 'script-load', body: this.known.get(sha)!.body.toString('latin1') });
+      this.loaded[shard].add(sha);
     }
     this.stage(cl, seq, silent, spec, buf, as, ae, argc, shard);
-    return true;
-  }
-
-  /** The one shard of the declared keys (argv[3, 3 + nkeys)), -1 if several; without keys, the client's own. */
-  private declaredShard(cl: Client, buf: Buffer, as: Int32Array, ae: Int32Array, nkeys: number): number {
-    let shard = nkeys === 0 ? cl.id % this.srv.pool!.n : -1;
-    for (let i = 3; i < 3 + nkeys; i++) {
-      const s = this.srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
-      if (shard === -1) shard = s;
-      else if (s !== shard) return -1;
-    }
-    return shard;
+    return ROUTED;
   }
 
   private stage(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, shard: number): void {
@@ -153,28 +148,6 @@ export class ScriptRouter {
   jobDone(cmd: QueuedCommand | null, block: readonly QueuedCommand[] | null): void {
     if (cmd !== null && FUNCTION_CHANGES.has(cmd.spec.name)) this.functionsPending--;
     if (block !== null) for (const q of block) if (FUNCTION_CHANGES.has(q.spec.name)) this.functionsPending--;
-  }
-
-  /**
-   * The shards the script thread must park for this script command: its declared keys' shards
-   * when its text provably touches only them (route() sent it here because they are several),
-   * else 0 (every shard).
-   */
-  parkMask(spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): number {
-    const kind = this.kind[spec.id];
-    if (kind === 0) return 0;
-    const nkeys = numKeys(buf, as[2], ae[2]);
-    if (nkeys <= 0 || nkeys > argc - 3) return 0;
-    if (kind === FCALL) {
-      // (While a library change is on its way the function may not be what it was.)
-      if (this.functionsPending > 0 || this.fnLocal.get(buf.toString('latin1', as[1], ae[1])) !== true) return 0;
-    } else {
-      const sha = kind === EVAL ? this.bodySha(buf, as[1], ae[1]) : ae[1] - as[1] === 40 ? this.shaArg(buf, as[1]) : '';
-      if (this.known.get(sha)?.local !== true) return 0;
-    }
-    let mask = 0;
-    for (let i = 3; i < 3 + nkeys; i++) mask |= 1 << this.srv.slotTable[keyHashSlot(buf, as[i], ae[i])];
-    return mask;
   }
 
   /** Is this command (by id) one that may run on a shard's VM? */

@@ -314,8 +314,8 @@ export class ScriptHost {
 
   // ---- submitting -------------------------------------------------------------------------
 
-  /** Queue a script-thread command of a client (dispatch). */
-  submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
+  /** Queue a script-thread command of a client (dispatch), to run with the shards of `mask` parked (0: all). */
+  submit(cl: Client, seq: number, silent: boolean, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number, mask: number): void {
     // (Bodies it would load first only to drop them.)
     if (spec.name === 'script|flush') this.deferredPreloads.length = 0;
     const shardBusy = spec.name === 'function|stats' ? this.busyState() : null;
@@ -332,7 +332,7 @@ export class ScriptHost {
     cl.inFlight++;
     this.enqueue({
       client: cl, db: cl.db, resp: cl.resp, propagate: true, seq, silent, spec, cmd, exec: null,
-      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask: this.srv.scriptRouter?.parkMask(spec, buf, as, ae, argc) ?? 0,
+      needsStore: SCRIPT_RUN_COMMANDS.has(spec.name), store: null, release: null, op: this.srv.opSeq, heir: null, mask,
       trackReads: this.srv.tracking.on && this.srv.tracking.scriptReadsTracked(cl, seq), oom: this.oomNow(),
     });
   }

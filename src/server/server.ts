@@ -35,7 +35,7 @@ import { WatchTable, execMulti, execShardMask, execWrites, queueCommand, settleA
 import { Tracking } from './tracking';
 import { DEFRAG_CONFIG_NAMES, Defragger, dropReleasedSegments, publishDefragConfig } from '../store/defrag';
 import { SCRIPT_POSTPONE, SCRIPT_REJECT, ScriptHost } from './scripting';
-import { ScriptRouter } from './script-routing';
+import { ROUTED, ScriptRouter } from './script-routing';
 
 /** How the io thread handles a command. */
 const ROUTE_KEYS = 0; // by key slot to the owning shard(s)
@@ -614,9 +614,10 @@ export class Server {
       return this.afterReplyMode(client);
     }
     if (route === ROUTE_SCRIPT) {
-      // Shard-local scripts run in their shard's VM; the rest here, on the script thread.
-      if (this.scriptRouter !== null && this.scriptRouter.route(client, seq, silent, spec, buf, as, ae, argc)) return this.afterReplyMode(client);
-      this.scripts.submit(client, seq, silent, spec, buf, as, ae, argc);
+      // Shard-local scripts run in their shard's VM; the rest on the script thread, with the
+      // shards the router names parked (0: all).
+      const mask = this.scriptRouter === null ? 0 : this.scriptRouter.route(client, seq, silent, spec, buf, as, ae, argc);
+      if (mask !== ROUTED) this.scripts.submit(client, seq, silent, spec, buf, as, ae, argc, mask);
       return this.afterReplyMode(client);
     }
     const blocking = (spec.flags & CMD_BLOCKING) !== 0;
