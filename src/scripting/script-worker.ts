@@ -28,6 +28,7 @@ import { PERSIST_FSYNC_ALWAYS, PERSIST_WORDS } from '../persistence/flags';
 import { initScripting, librariesMessage } from './scripts';
 import { ScriptKeyCheck } from '../shard/scripting';
 import { WritesList } from './writes-list';
+import { ByteBuffer } from '../util/byte-buffer';
 import { ST_FN_COUNT, ST_LIB_COUNT } from './lua-engine';
 import {
   MBF_MULTI, MBF_PROPAGATE, MB_CMD_HEADER, MB_COUNT, MB_DATA, MBC_PUBLISH, MBC_SPUBLISH, MB_CALLBACK, MB_CB_LEN, MB_CB_OP, MB_CB_RESULT, MB_DIRTY, MB_EVT_LEN, MB_FLAGS, MB_FUNCS,
@@ -53,18 +54,6 @@ export interface ScriptWorkerData {
 export const SCRIPT_THREAD_PRODUCER = 0xfffe;
 
 const SPIN_MS = 0.05;
-
-/** A growable byte buffer for the writes list. */
-class Bytes {
-  buf = Buffer.allocUnsafe(4096);
-  len = 0;
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-}
 
 async function main(): Promise<void> {
   const data = workerData as ScriptWorkerData;
@@ -101,7 +90,7 @@ async function main(): Promise<void> {
   // The writes of a request: every command that changed data, a script's own calls included.
   const writes = new WritesList();
   // Where each command's reply ends, and its time.
-  const replyIndex = new Bytes();
+  const replyIndex = new ByteBuffer();
   let cmdIndex = 0;
   function noteWrite(db: number, spec: CommandSpec, buf: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
     note(MBW_WRITE, db, spec, buf, as, ae, argc);

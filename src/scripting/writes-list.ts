@@ -6,19 +6,13 @@
  * (REPLY_WRITES), read by the io thread.
  */
 import { MB_WRITE_HEADER } from '../../native-layout/script-mailbox';
+import { ByteBuffer } from '../util/byte-buffer';
 
-export class WritesList {
-  buf = Buffer.allocUnsafe(4096);
-  len = 0;
-
+export class WritesList extends ByteBuffer {
   append(kind: number, db: number, cmdId: number, index: number, src: Buffer, as: Int32Array, ae: Int32Array, argc: number): void {
     let n = MB_WRITE_HEADER;
     for (let i = 0; i < argc; i++) n += 4 + ae[i] - as[i];
-    if (this.len + n > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-      this.buf.copy(next, 0, 0, this.len);
-      this.buf = next;
-    }
+    this.reserve(n);
     const b = this.buf;
     let p = this.len;
     b.writeUInt16LE(db, p);

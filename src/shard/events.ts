@@ -1,19 +1,14 @@
 /** Keyspace notifications raised on a shard worker, on their way to the io thread (src/server/notifications.ts). */
+import { ByteBuffer } from '../util/byte-buffer';
+
 /**
  * A shard worker's events of one command, encoded for the reply ring:
  * per event `u16 db | u8 eventLen | event | u32 keyLen | key`.
  */
-export class ShardEvents {
-  buf = Buffer.allocUnsafe(4096);
-  len = 0;
-
+export class ShardEvents extends ByteBuffer {
   add(event: string, db: number, key: Uint8Array, ks: number, ke: number): void {
-    const klen = ke - ks, need = 7 + event.length + klen;
-    if (this.len + need > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
-      this.buf.copy(next, 0, 0, this.len);
-      this.buf = next;
-    }
+    const klen = ke - ks;
+    this.reserve(7 + event.length + klen);
     const b = this.buf;
     let p = this.len;
     b.writeUInt16LE(db, p);
