@@ -8,7 +8,7 @@
  * Effects replication: the outer command propagates, in place of itself, the effects of
  * the write commands the script ran (its `replacement` list), as Redis 7.0 always does.
  */
-import { createHash } from 'node:crypto';
+import { isSha, sha1hex } from './sha';
 import {
   ERR_NOT_INTEGER, ExecContext, PropagatedArgv, defineCommand, handlers,
 } from '../commands/context';
@@ -315,7 +315,7 @@ export class ScriptRuntime implements LuaHost {
 
   /** Compile (or find) the script for body; returns it or an error text (no code prefix). */
   createScript(body: Buffer, sha?: string): Script | string {
-    sha ??= createHash('sha1').update(body).digest('hex');
+    sha ??= sha1hex(body, 0, body.length);
     const cached = this.scripts.get(sha);
     if (cached) return cached;
     const sb = parseShebang(body);
@@ -446,14 +446,11 @@ export class ScriptRuntime implements LuaHost {
 
   /** The cached script whose sha1 is the 40 bytes at `start` (any case). */
   scriptBySha(buf: Buffer, start: number): Script | undefined {
-    const last = this.lastShaBytes;
-    let i = 0;
-    while (i < 40 && (buf[start + i] | 0x20) === last[i]) i++;
-    if (i === 40 && this.lastSha !== null) return this.lastSha;
+    if (this.lastSha !== null && isSha(buf, start, this.lastShaBytes)) return this.lastSha;
     const script = this.scripts.get(buf.toString('latin1', start, start + 40).toLowerCase());
     if (script !== undefined) {
       this.lastSha = script;
-      last.write(script.sha, 'latin1');
+      this.lastShaBytes.write(script.sha, 'latin1');
     }
     return script;
   }

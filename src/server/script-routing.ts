@@ -15,7 +15,6 @@
  * The script thread learns every body an EVAL brought here too, so SCRIPT EXISTS and an
  * EVALSHA taking the slow path find it.
  */
-import { createHash } from 'node:crypto';
 import type { Server } from './server';
 import type { Client } from './client';
 import type { CommandSpec } from '../commands/table';
@@ -23,6 +22,7 @@ import { commandById } from '../commands/table';
 import { keyHashSlot } from '../util/crc16';
 import { libraryIsShardLocal, scriptIsShardLocal } from '../scripting/locality';
 import { WritesReader } from '../scripting/writes-list';
+import { isSha, sha1hex } from '../scripting/sha';
 import type { QueuedCommand } from './multi';
 
 interface KnownScript {
@@ -189,12 +189,9 @@ export class ScriptRouter {
 
   /** EVALSHA's sha argument (40 bytes at `start`), lowercase. */
   private shaArg(buf: Buffer, start: number): string {
-    const last = this.lastShaBytes;
-    let i = 0;
-    while (i < 40 && (buf[start + i] | 0x20) === last[i]) i++;
-    if (i === 40 && this.lastSha !== '') return this.lastSha;
+    if (this.lastSha !== '' && isSha(buf, start, this.lastShaBytes)) return this.lastSha;
     this.lastSha = buf.toString('latin1', start, start + 40).toLowerCase();
-    last.write(this.lastSha, 'latin1');
+    this.lastShaBytes.write(this.lastSha, 'latin1');
     return this.lastSha;
   }
 
@@ -233,10 +230,6 @@ export class ScriptRouter {
     const body = Buffer.from(buf.subarray(start, end));
     this.known.set(sha, { body, local: scriptIsShardLocal(body) });
   }
-}
-
-function sha1hex(buf: Buffer, start: number, end: number): string {
-  return createHash('sha1').update(buf.subarray(start, end)).digest('hex');
 }
 
 /** EVAL's numkeys argument: a non-negative decimal, else -1 (the script thread answers the error). */
