@@ -277,21 +277,31 @@ describe.each(MODES)('scripts past maxmemory, sabre %s', (_label, args) => {
   });
 });
 
-describe('a busy script that already wrote', () => {
+// On the script thread (a script naming an undeclared key, every shard held) and in a shard's
+// own VM (a script that names only its declared key).
+describe.each([
+  ['on the script thread', ['--shards', '1'], "redis.call('SET', 'x', 1) while true do end", 0],
+  ['in a shard\'s VM', ['--shards', '2'], "redis.call('SET', KEYS[1], 1) while true do end", 1],
+] as [string, string[], string, number][])('a busy script that already wrote, %s', (_label, args, body, nkeys) => {
   let sabre: ServerHandle;
   beforeAll(async () => {
-    sabre = await startSabre(['--shards', '1', '--busy-reply-threshold', '200']);
+    sabre = await startSabre([...args, '--busy-reply-threshold', '200']);
   });
   afterAll(async () => {
     await sabre?.stop();
   });
 
   it('is UNKILLABLE; SHUTDOWN needs NOSAVE and then ends the server', async () => {
-    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
-    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0 });
+    // (No reconnecting once the server is gone.)
+    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const keys = nkeys === 0 ? [] : ['w'];
     try {
-      a.eval("redis.call('SET', 'x', 1) while true do end", 0).catch(() => { /* the connection drops at shutdown */ });
-      await sleep(400);
+      // A VM loads on its first script (here, the one the busy script will run on): not part of
+      // the script's time.
+      expect(await a.eval(nkeys === 0 ? "return redis.call('EXISTS', 'x')" : 'return 1', nkeys, ...keys)).toBe(nkeys);
+      a.eval(body, nkeys, ...keys).catch(() => { /* the connection drops at shutdown */ });
+      await sleep(500);
       await expect(b.call('SCRIPT', 'KILL')).rejects.toThrow(
         'UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.');
       await expect(b.call('SHUTDOWN')).rejects.toThrow('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.');

@@ -412,28 +412,6 @@ describe('a busy script on a shard', () => {
   });
 });
 
-describe('a busy shard script that already wrote', () => {
-  it('is UNKILLABLE; SHUTDOWN NOSAVE ends the server', async () => {
-    const sabre = await startSabre(['--shards', '2', '--busy-reply-threshold', '200']);
-    // (No reconnecting once the server is gone.)
-    const a = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    const b = new Redis({ port: sabre.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      expect(await a.eval('return 1', 1, 'w')).toBe(1);
-      a.eval("redis.call('SET', KEYS[1], 1) while true do end", 1, 'w').catch(() => { /* the connection drops at shutdown */ });
-      await sleep(500);
-      await expect(b.call('SCRIPT', 'KILL')).rejects.toThrow(/^UNKILLABLE Sorry the script already executed write commands/);
-      const exited = new Promise<number | null>((resolve) => sabre.proc.once('exit', (code) => resolve(code)));
-      b.call('SHUTDOWN', 'NOSAVE').catch(() => { /* no reply: the server is gone */ });
-      expect(await Promise.race([exited, sleep(5000).then(() => 'timeout')])).not.toBe('timeout');
-    } finally {
-      a.disconnect();
-      b.disconnect();
-      await sabre.stop();
-    }
-  });
-});
-
 describe('shard script effects in the AOF', () => {
   it('survive a SIGKILL and restart', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sabre-shard-lua-'));
